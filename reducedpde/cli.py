@@ -1,0 +1,153 @@
+"""The ``reducedpde`` command line.
+
+::
+
+    reducedpde list [SCENARIO]                      scenarios, or one scenario's parameters
+    reducedpde pde SCENARIO [-p k=v ...] [-o out.h5] [--config file.toml]
+    reducedpde info FILE.h5
+
+Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
+line on stderr and exits with status 2; a solver failure exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from . import __version__
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit status 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _collect_params(args) -> dict:
+    from .params import parse_assignment
+
+    params: dict = {}
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ValueError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+        table = data.get("parameters", data)
+        if not isinstance(table, dict) or any(isinstance(v, dict) for v in table.values()):
+            raise ValueError(
+                f"config file {path} must hold flat key = value pairs "
+                "(optionally under [parameters])"
+            )
+        params.update(table)
+    for item in getattr(args, "param", None) or []:
+        key, value = parse_assignment(item)
+        params[key] = value
+    return params
+
+
+def _cmd_list(args) -> int:
+    from .scenarios import SCENARIOS, get_scenario, list_scenarios
+
+    if args.scenario:
+        scenario = get_scenario(args.scenario)
+        print(f"{scenario.name}: {scenario.summary}")
+        print(f"source: {scenario.source}")
+        defaults = scenario.defaults()
+        for name, param in scenario.parameters.items():
+            print(f"  {name:<14} = {defaults[name]!s:<10} {param.doc}  [{param.describe_range()}]")
+        return 0
+    for name in list_scenarios():
+        print(f"{name:<18} {SCENARIOS[name].summary}")
+    return 0
+
+
+def _cmd_pde(args) -> int:
+    from .api import run_pde
+    from .io import save
+
+    params = _collect_params(args)
+    result = run_pde(args.scenario, params, progress=not args.quiet)
+    pde = result.pde
+    print(
+        f"{args.scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
+        f"mean |w| = {pde.mean_norm[-1]:.6g}  "
+        f"({pde.attrs['n_steps']} steps on {pde.attrs['n_cells']} cells, "
+        f"{pde.attrs['wall_time_s']:.2f} s)"
+    )
+    if args.output:
+        path = save(result, args.output)
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .io import info
+
+    print(info(args.file))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reducedpde", description="Reduced mean-field PDEs and particle SGD.")
+    parser.add_argument("--version", action="version", version=f"reducedpde {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p_list = sub.add_parser("list", help="list scenarios, or the parameters of one")
+    p_list.add_argument("scenario", nargs="?")
+    p_list.set_defaults(func=_cmd_list)
+
+    def add_run_options(p):
+        p.add_argument("scenario", help="scenario name (see `reducedpde list`)")
+        p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                       help="override a parameter (repeatable)")
+        p.add_argument("--config", metavar="FILE.toml", help="parameters from a TOML file")
+        p.add_argument("-o", "--output", metavar="FILE.h5", help="write results to HDF5")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p_pde = sub.add_parser("pde", help="solve the reduced PDE of a scenario")
+    add_run_options(p_pde)
+    p_pde.set_defaults(func=_cmd_pde)
+
+    p_info = sub.add_parser("info", help="summarise a result file")
+    p_info.add_argument("file")
+    p_info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``reducedpde`` command; returns the exit status."""
+    from .fv.radial import SolverError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except SolverError as exc:
+        print(f"reducedpde: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"reducedpde: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("reducedpde: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reduced models: one module per symmetry reduction."""

@@ -1,0 +1,251 @@
+r"""Isotropic Gaussian classes (MMN18) and their radial reduction.
+
+Data: ``y = +1`` with ``x ~ N(0, (1+Δ)² I_d)``, ``y = −1`` with ``x ~ N(0, (1−Δ)² I_d)``,
+each with probability ½; neuron ``σ*(x; w) = σ(⟨w, x⟩)``, ``w ∈ R^d``.
+
+Given ``w`` with ``‖w‖ = r``, ``⟨w, x⟩ = s_± r G`` with ``s_± = 1 ± Δ``, hence
+
+    V(w) = −E[y σ(⟨w,x⟩)] = v(r) = −½ q((1+Δ) r) + ½ q((1−Δ) r),   q(a) = E σ(aG).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import chi2
+
+from ..activations import Activation
+from ..quadrature import angle_moments
+
+__all__ = [
+    "GaussianRadialModel",
+    "LowRankKernel",
+    "radial_potential",
+    "radial_potential_derivative",
+    "scaled_chi_cdf",
+]
+
+
+def radial_potential(activation: Activation, delta: float, r):
+    """``v(r) = −½ q((1+Δ) r) + ½ q((1−Δ) r)`` (the single-neuron potential ``V(w)``)."""
+    r = np.asarray(r, dtype=float)
+    return 0.5 * (
+        activation.gaussian_mean((1.0 - delta) * r) - activation.gaussian_mean((1.0 + delta) * r)
+    )
+
+
+def radial_potential_derivative(activation: Activation, delta: float, r):
+    """``v'(r) = −½ (1+Δ) q'((1+Δ) r) + ½ (1−Δ) q'((1−Δ) r)``, ``q' = ∂_a h_0``."""
+    r = np.asarray(r, dtype=float)
+    sp, sm = 1.0 + delta, 1.0 - delta
+    dqp = activation.hermite_coefficients_derivative(sp * r, 0)[..., 0]
+    dqm = activation.hermite_coefficients_derivative(sm * r, 0)[..., 0]
+    return 0.5 * (sm * dqm - sp * dqp)
+
+
+class LowRankKernel:
+    r"""Angle-averaged interaction ``u(r, r')`` as a sum of separable terms.
+
+    ``U(w, w') = E[σ(⟨w,x⟩) σ(⟨w',x⟩)]`` averaged over the angle between two independent
+    uniform directions of ``R^d`` is, by Mehler's formula,
+
+        u(r, r') = ½ Σ_± Σ_{m ≥ 0} E[c^{2m}] h_{2m}(s_± r) h_{2m}(s_± r') / (2m)!
+                 = Σ_l w_l f_l(r) f_l(r'),
+
+    with ``f_l(r) = h_{2m}(s_± r)`` and ``w_l = ½ E[c^{2m}]/(2m)!``. For ``d = ∞`` only
+    ``m = 0`` survives (rank 2). For finite ``d`` the series is truncated at the smallest
+    ``m_max`` whose tail bound
+
+        |tail(r, r')| ≤ ½ Σ_± E[c^{2 m_max + 2}] √(T_±(r) T_±(r')),
+        T_±(r) = E σ(s_± r G)² − Σ_{k ≤ 2 m_max + 1} h_k(s_± r)² / k!   (Parseval),
+
+    is below ``tol`` for every ``r ≤ r_bound``.
+
+    Parameters
+    ----------
+    activation : Activation
+    delta : float
+        Class separation ``Δ ∈ (0, 1)``.
+    d : float
+        Dimension (``math.inf`` for the infinite-dimensional limit).
+    r_bound : float
+        Largest radius at which the kernel will be evaluated.
+    tol : float
+        Truncation tolerance on ``|u − u_trunc|``.
+    m_cap : int
+        Largest admissible ``m_max`` (Hermite degree ``2 m_cap``).
+    """
+
+    def __init__(self, activation, delta, d, r_bound, tol=1e-10, m_cap=30):
+        self.activation = activation
+        self.delta = float(delta)
+        self.d = float(d)
+        self.scales = np.array([1.0 + delta, 1.0 - delta])
+        probe = np.linspace(0.0, float(r_bound), 401)
+        moments = angle_moments(self.d, m_cap + 1)
+        if math.isinf(self.d):
+            m_max, bound = 0, 0.0
+        else:
+            coeffs = [activation.hermite_coefficients(s * probe, 2 * m_cap + 1) for s in self.scales]
+            second = [activation.gaussian_second_moment(s * probe) for s in self.scales]
+            fact = np.array([math.factorial(k) for k in range(2 * m_cap + 2)], dtype=float)
+            m_max, bound = m_cap, math.inf
+            for m in range(m_cap + 1):
+                tails = [
+                    np.maximum(sec - np.sum(c[:, : 2 * m + 2] ** 2 / fact[: 2 * m + 2], axis=1), 0.0)
+                    for c, sec in zip(coeffs, second)
+                ]
+                bound_m = 0.5 * moments[m + 1] * sum(t.max() for t in tails)
+                if bound_m <= tol:
+                    m_max, bound = m, bound_m
+                    break
+                bound = bound_m
+        self.m_max = m_max
+        #: a-priori bound on the truncation error |u - u_trunc| for r, r' ≤ r_bound
+        self.tail_bound = float(bound)
+        self.tol = float(tol)
+        degrees = 2 * np.arange(m_max + 1)
+        inv_fact = np.array([1.0 / math.factorial(int(k)) for k in degrees])
+        w = 0.5 * moments[: m_max + 1] * inv_fact
+        #: weights w_l, ordered (s_+, m=0..m_max), (s_-, m=0..m_max)
+        self.weights = np.concatenate([w, w])
+        self.degrees = degrees
+
+    @property
+    def rank(self) -> int:
+        return self.weights.size
+
+    def features(self, r) -> np.ndarray:
+        """``f_l(r) = h_{2m}(s_± r)``, shape ``(rank,) + r.shape``."""
+        r = np.asarray(r, dtype=float)
+        k_max = int(self.degrees[-1])
+        parts = [
+            np.moveaxis(self.activation.hermite_coefficients(s * r, k_max)[..., self.degrees], -1, 0)
+            for s in self.scales
+        ]
+        return np.concatenate(parts, axis=0)
+
+    def feature_derivatives(self, r) -> np.ndarray:
+        """``f_l'(r) = s_± ∂_a h_{2m}(s_± r)``, shape ``(rank,) + r.shape``."""
+        r = np.asarray(r, dtype=float)
+        k_max = int(self.degrees[-1])
+        parts = [
+            s
+            * np.moveaxis(
+                self.activation.hermite_coefficients_derivative(s * r, k_max)[..., self.degrees],
+                -1,
+                0,
+            )
+            for s in self.scales
+        ]
+        return np.concatenate(parts, axis=0)
+
+    def __call__(self, r, r_prime) -> np.ndarray:
+        """``u(r, r')`` on the outer product of ``r`` and ``r_prime``."""
+        f = self.features(np.atleast_1d(r))
+        g = self.features(np.atleast_1d(r_prime))
+        return np.einsum("l,li,lj->ij", self.weights, f, g)
+
+
+class GaussianRadialModel:
+    r"""The radial reduction of the MMN18 isotropic-Gaussian problem.
+
+    For a rotation-invariant law with radial marginal ``ρ̄(r)``:
+
+        ψ(r; ρ̄) = v(r) + ∫ u(r, r') ρ̄(dr'),      ψ_λ = ψ + λ r²/2,
+        R(ρ̄)    = 1 + 2 ∫ v dρ̄ + ∫∫ u dρ̄ dρ̄,
+        ∂_t ρ̄   = 2ξ ∂_r(ρ̄ ∂_r ψ_λ) + (2ξ/β) ∂_r(∂_r ρ̄ − ((d−1)/r) ρ̄).
+
+    The Lyapunov functional (decreasing along the flow) is
+    ``F = ½ R + (λ/2) ∫ r² dρ̄ + β⁻¹ ∫ ρ̄ log(ρ̄ / r^{d−1}) dr``.
+
+    Parameters
+    ----------
+    activation : Activation
+    delta : float
+        ``Δ ∈ (0, 1)``.
+    d : float
+        Dimension ``≥ 2`` or ``math.inf``.
+    lam : float
+        Weight decay ``λ ≥ 0``.
+    beta : float
+        Inverse temperature ``β > 0`` (``math.inf``: noiseless).
+    r_bound : float
+        Largest radius the kernel must resolve (the grid's ``r_max``).
+    kernel_tol : float
+        Truncation tolerance of :class:`LowRankKernel`.
+    """
+
+    def __init__(self, activation, delta, d, lam=0.0, beta=math.inf, r_bound=4.0, kernel_tol=1e-10):
+        self.activation = activation
+        self.delta = float(delta)
+        self.d = float(d)
+        self.lam = float(lam)
+        self.beta = float(beta)
+        self.kernel = LowRankKernel(activation, delta, d, r_bound, tol=kernel_tol)
+
+    @property
+    def noisy(self) -> bool:
+        return not math.isinf(self.beta)
+
+    def potential(self, r):
+        """``v(r)``."""
+        return radial_potential(self.activation, self.delta, r)
+
+    def potential_derivative(self, r):
+        """``v'(r)``."""
+        return radial_potential_derivative(self.activation, self.delta, r)
+
+    def kernel_moments(self, r, masses) -> np.ndarray:
+        """``A_l = Σ_j m_j f_l(r_j)`` for point masses ``m_j`` at ``r_j``."""
+        return self.kernel.features(r) @ masses
+
+    def psi(self, r, at, masses) -> np.ndarray:
+        """``ψ(r; ρ̄)`` at ``r`` for ``ρ̄ = Σ_j m_j δ_{at_j}``."""
+        moments = self.kernel_moments(at, masses)
+        return self.potential(r) + np.einsum(
+            "l,l,l...->...", self.kernel.weights, moments, self.kernel.features(r)
+        )
+
+    def psi_derivative(self, r, at, masses) -> np.ndarray:
+        """``∂_r ψ(r; ρ̄)`` for ``ρ̄ = Σ_j m_j δ_{at_j}``."""
+        moments = self.kernel_moments(at, masses)
+        return self.potential_derivative(r) + np.einsum(
+            "l,l,l...->...", self.kernel.weights, moments, self.kernel.feature_derivatives(r)
+        )
+
+    def risk(self, at, masses) -> float:
+        """``R(ρ̄) = 1 + 2 Σ_j m_j v(r_j) + Σ_l w_l A_l²`` for ``ρ̄ = Σ_j m_j δ_{r_j}``."""
+        moments = self.kernel_moments(at, masses)
+        return float(
+            1.0 + 2.0 * self.potential(at) @ masses + np.sum(self.kernel.weights * moments**2)
+        )
+
+    def single_particle_velocity(self, r):
+        """``dr/dt = −2 ∂_r ψ_λ(r; δ_r)`` (``ξ = 1``): one atom interacting with itself."""
+        r = np.asarray(r, dtype=float)
+        f = self.kernel.features(r)
+        df = self.kernel.feature_derivatives(r)
+        self_force = np.einsum("l,l...,l...->...", self.kernel.weights, f, df)
+        return -2.0 * (self.potential_derivative(r) + self_force + self.lam * r)
+
+
+def scaled_chi_cdf(kappa: float, d: float):
+    """Distribution function of ``r = ‖w‖`` for ``w ~ N(0, (κ²/d) I_d)``: ``r = κ χ_d / √d``.
+
+    ``P(r ≤ x) = P(χ²_d ≤ d x² / κ²)``.
+    """
+    if not kappa > 0:
+        raise ValueError(f"kappa must be > 0, got {kappa}")
+    if math.isinf(d):
+        raise ValueError(
+            "for d = inf the initial law is the point mass at r = kappa; use the Lagrangian "
+            "solver or a finite d"
+        )
+
+    def cdf(x):
+        x = np.asarray(x, dtype=float)
+        return chi2.cdf(d * (x / kappa) ** 2, d)
+
+    return cdf
