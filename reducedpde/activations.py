@@ -261,8 +261,9 @@ class PiecewiseLinear(Activation):
             x = tj / bsafe
             h1 = h1 + ds * ndtr(-x)
             if k_max >= 2:
-                he = hermite_polynomials(x, k_max - 2)  # (k_max-1, ...)
-                contrib = ds * bsafe * he * standard_normal_pdf(x)
+                x_safe, pdf = _tail_safe(x)
+                he = hermite_polynomials(x_safe, k_max - 2)  # (k_max-1, ...)
+                contrib = ds * bsafe * he * pdf
                 out[..., 2:] += np.moveaxis(contrib, 0, -1)
         out[..., 1] = bsafe * h1
         out[..., 1:] = np.where(pos[..., None], out[..., 1:], 0.0)
@@ -284,8 +285,8 @@ class PiecewiseLinear(Activation):
             out[..., 1] = self.left_slope
         for tj, ds in zip(self.knots, self.slope_jumps):
             x = tj / bsafe
-            pdf = standard_normal_pdf(x)
-            he = hermite_polynomials(x, max(k_max - 1, 0))
+            x_safe, pdf = _tail_safe(x)
+            he = hermite_polynomials(x_safe, max(k_max - 1, 0))
             out[..., 0] += ds * pdf
             if k_max >= 1:
                 out[..., 1] += ds * (ndtr(-x) + x * pdf)
@@ -342,6 +343,18 @@ class PiecewiseLinear(Activation):
         return np.where(pos, total, at_zero)
 
 
+# beyond |x| = 38, φ(x) < 1e-313: such knots contribute exactly nothing in float64, while
+# He_n(x) would overflow for large n (inf · 0 = NaN)
+_TAIL_CUTOFF = 38.0
+
+
+def _tail_safe(x):
+    """``(x', φ(x))`` with ``x' = 0`` wherever ``φ(x)`` is negligible (``|x| > 38``)."""
+    far = np.abs(x) > _TAIL_CUTOFF
+    pdf = np.where(far, 0.0, standard_normal_pdf(np.where(far, 0.0, x)))
+    return np.where(far, 0.0, x), pdf
+
+
 def _relu_gaussian_mean(mu, r):
     """``E (μ + rG)_+ = μ Φ(μ/r) + r φ(μ/r)`` (``= max(μ, 0)`` for ``r = 0``)."""
     pos = r > 0
@@ -362,11 +375,14 @@ class Tanh(Activation):
 
     name = "tanh"
 
+    def __init__(self):
+        pass
+
     def value(self, t):
         return np.tanh(t)
 
     def derivative(self, t):
-        return 1.0 / np.cosh(t) ** 2
+        return 1.0 - np.tanh(t) ** 2
 
     def numba_spec(self):
         return CODE_TANH, np.zeros(2)
@@ -450,15 +466,18 @@ def get_activation(spec) -> Activation:
     if isinstance(spec, dict):
         cfg = dict(spec)
         kind = cfg.pop("kind", None)
+        factories = {"piecewise-linear": PiecewiseLinear, **_FACTORIES}
+        if kind not in factories:
+            raise ValueError(
+                f"unknown activation kind {kind!r} in {spec!r}; "
+                f"valid kinds: {', '.join(sorted(factories))}"
+            )
         if kind == "piecewise-linear":
-            return PiecewiseLinear(**cfg)
-        if kind in ("tanh",):
-            return Tanh()
-        if kind in ("shifted-sigmoid", "sigmoid"):
-            return ShiftedSigmoid(**cfg)
-        if kind in _FACTORIES:
-            return _FACTORIES[kind](**cfg)
-        raise ValueError(f"unknown activation kind {kind!r} in {spec!r}")
+            cfg.setdefault("name", "piecewise-linear")
+        try:
+            return factories[kind](**cfg)
+        except TypeError as exc:
+            raise ValueError(f"invalid activation config {spec!r}: {exc}") from None
     raise ValueError(f"activation must be a name, a dict or an Activation, got {type(spec)}")
 
 
@@ -503,7 +522,7 @@ def activation_derivative(code, params, t):
             j += 1
         return (values[j + 1] - values[j]) / (knots[j + 1] - knots[j])
     if code == CODE_TANH:
-        c = math.cosh(t)
-        return 1.0 / (c * c)
+        th = math.tanh(t)
+        return 1.0 - th * th
     s = 0.5 * (1.0 + math.tanh(0.5 * (t - params[0])))
     return s * (1.0 - s)

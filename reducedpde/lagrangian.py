@@ -24,44 +24,54 @@ def quantile_atoms(ppf, n_atoms: int):
     return np.asarray(ppf(levels), dtype=float), np.full(n_atoms, 1.0 / n_atoms)
 
 
-def radial_particle_velocity(model, positions, weights) -> np.ndarray:
-    """``u(r_i) = −2 (v'(r_i) + Σ_l w_l A_l f_l'(r_i) + λ r_i)``, ``A_l = Σ_j p_j f_l(r_j)``."""
-    kernel = model.kernel
-    moments = kernel.features(positions) @ weights
-    grad = (
-        model.potential_derivative(positions)
-        + (kernel.weights * moments) @ kernel.feature_derivatives(positions)
-        + model.lam * positions
-    )
-    return -2.0 * grad
-
-
-def solve_radial_particles(model, positions, weights, times, rtol=1e-10, atol=1e-12):
+def solve_radial_particles(model, positions, weights, times, tracers=None, rtol=1e-10,
+                           atol=1e-12):
     """Positions of the atoms at ``times`` for the noiseless radial dynamics (``ξ = 1``).
 
     Parameters
     ----------
     model : GaussianRadialModel or compatible (noiseless)
     positions, weights : array_like, shape (M,)
-        Initial atoms and their masses (summing to one).
+        Initial atoms and their masses (summing to one). A Gauss quadrature of a smooth
+        initial law (e.g. Gauss–Hermite for a Gaussian) makes the moments ``A_l(t)``
+        spectrally accurate, because ``A_l(t) = ∫ f_l(X_t(r)) ρ̄_0(dr)`` with a smooth flow
+        map ``X_t``.
     times : array_like
         Increasing output times starting at 0.
+    tracers : array_like, shape (K,), optional
+        Massless points moved by the same velocity field. In one dimension the flow is
+        monotone, so the distribution function satisfies ``F_t(X_t(r)) = F_0(r)``
+        exactly: tracers give the law at time ``t`` to interpolation accuracy.
 
     Returns
     -------
-    ndarray, shape (len(times), M)
+    atoms : ndarray, shape (len(times), M)
+    tracer_positions : ndarray, shape (len(times), K)
+        Only when ``tracers`` is given.
     """
     if model.noisy:
         raise ValueError("the Lagrangian solver handles noiseless dynamics only (beta=inf)")
     positions = np.asarray(positions, dtype=float)
     weights = np.asarray(weights, dtype=float)
     times = np.asarray(times, dtype=float)
+    n_atoms = positions.size
+    start = positions if tracers is None else np.concatenate([positions, tracers])
+    kernel = model.kernel
 
     def rhs(_t, r):
-        return radial_particle_velocity(model, r, weights)
+        moments = kernel.features(r[:n_atoms]) @ weights
+        grad = (
+            model.potential_derivative(r)
+            + (kernel.weights * moments) @ kernel.feature_derivatives(r)
+            + model.lam * r
+        )
+        return -2.0 * grad
 
-    sol = solve_ivp(rhs, (times[0], times[-1]), positions, method="DOP853", t_eval=times,
+    sol = solve_ivp(rhs, (times[0], times[-1]), start, method="DOP853", t_eval=times,
                     rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"Lagrangian solver failed: {sol.message}")
-    return sol.y.T
+    states = sol.y.T
+    if tracers is None:
+        return states
+    return states[:, :n_atoms], states[:, n_atoms:]

@@ -54,8 +54,9 @@ def hermite_polynomials(x, n_max: int) -> np.ndarray:
     -------
     ndarray, shape ``(n_max + 1,) + x.shape``
     """
-    if n_max < 0:
-        raise ValueError(f"n_max must be >= 0, got {n_max}")
+    if int(n_max) != n_max or n_max < 0:
+        raise ValueError(f"n_max must be a non-negative integer, got {n_max}")
+    n_max = int(n_max)
     x = np.asarray(x, dtype=float)
     out = np.empty((n_max + 1, *x.shape))
     out[0] = 1.0
@@ -80,7 +81,13 @@ def gaussian_rule(half_width: float = 13.0, panel_width: float = 0.05, order: in
     nodes, weights : ndarray
         ``E f(G) ≈ Σ_i weights_i f(nodes_i)``; the weights include ``φ``.
     """
-    n_panels = int(math.ceil(2.0 * half_width / panel_width))
+    if not (half_width > 0 and math.isfinite(half_width)):
+        raise ValueError(f"half_width must be a positive finite number, got {half_width}")
+    if not (0 < panel_width <= 2 * half_width):
+        raise ValueError(f"panel_width must lie in (0, 2*half_width], got {panel_width}")
+    if int(order) != order or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order}")
+    n_panels = math.ceil(2.0 * half_width / panel_width)
     edges = np.linspace(-half_width, half_width, n_panels + 1)
     x, w = leggauss(order)
     mid = 0.5 * (edges[1:] + edges[:-1])
@@ -113,8 +120,8 @@ def gauss_hermite_tensor(k: int, n_per_dim: int):
 
 def hypercube_points(k: int):
     """All ``2^k`` points of ``{±1}^k`` with equal weights ``2^{-k}`` (exact expectations)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
     nodes = np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
     weights = np.full(len(nodes), 1.0 / len(nodes))
     return nodes, weights
@@ -132,6 +139,9 @@ def angle_moments(d: float, m_max: int) -> np.ndarray:
     """
     if not (d >= 1):
         raise ValueError(f"d must be >= 1 (or inf), got {d}")
+    if int(m_max) != m_max or m_max < 0:
+        raise ValueError(f"m_max must be a non-negative integer, got {m_max}")
+    m_max = int(m_max)
     out = np.zeros(m_max + 1)
     out[0] = 1.0
     if math.isinf(d):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 __all__ = [
     "bernoulli",
@@ -52,8 +51,9 @@ def muscl_face_values(masses, widths, centres, theta, left_values, right_values)
     """Limited linear reconstruction of ``ρ = m/h`` in each cell.
 
     Writes ``left_values[j] = ρ_j − σ_j h_j/2`` and ``right_values[j] = ρ_j + σ_j h_j/2``,
-    ``σ_j = minmod(θ Δ⁻, Δ^c, θ Δ⁺)`` (one-sided slopes ``Δ^±`` and the central slope
-    ``Δ^c``); the first and last cells are constant. Both face values lie between the
+    ``σ_j = minmod(θ Δ⁻, Δ^c, θ Δ⁺, 2(ρ_j − ρ_{j−1})/h_j, 2(ρ_{j+1} − ρ_j)/h_j)``
+    (one-sided slopes ``Δ^±``, central slope ``Δ^c``; the last two bounds matter only on
+    non-uniform grids); the first and last cells are constant. Both face values lie between the
     neighbouring cell averages, so they are non-negative when the masses are.
     """
     n = masses.size
@@ -67,6 +67,9 @@ def muscl_face_values(masses, widths, centres, theta, left_values, right_values)
             dp = (rho_p - rho) / (centres[j + 1] - centres[j])
             dc = (rho_p - rho_m) / (centres[j + 1] - centres[j - 1])
             slope = _minmod3(theta * dm, dc, theta * dp)
+            # keep both face values between the neighbouring averages on non-uniform grids
+            half_width = 0.5 * widths[j]
+            slope = _minmod3(slope, (rho - rho_m) / half_width, (rho_p - rho) / half_width)
         half = 0.5 * widths[j] * slope
         left_values[j] = rho - half
         right_values[j] = rho + half
@@ -151,7 +154,7 @@ def solve_mass_matrix(coef_a, coef_b, dt, rhs, out, work_c, work_d):
         out[j] = work_d[j] - work_c[j] * out[j + 1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def low_rank_moments(features, masses, out):
     """``out_l = Σ_j features[l, j] m_j`` (the moments of a low-rank interaction)."""
     rank, n = features.shape

@@ -67,13 +67,15 @@ def face_velocity(masses, features, feature_derivatives, weights, base_derivativ
     out[0] = 0.0
     out[n_faces - 1] = 0.0
     for f in range(1, n_faces - 1):
-        g = base_derivative[f]
-        for l in range(rank):
-            g += weights[l] * moments[l] * feature_derivatives[l, f]
-        u = -mobility * g
+        out[f] = base_derivative[f]
+    for l in range(rank):
+        coef = weights[l] * moments[l]
+        for f in range(1, n_faces - 1):
+            out[f] += coef * feature_derivatives[l, f]
+    for f in range(1, n_faces - 1):
+        u = -mobility * out[f]
         out[f] = u
-        if abs(u) > umax:
-            umax = abs(u)
+        umax = max(umax, abs(u))
     return umax
 
 

@@ -11,6 +11,7 @@ Given ``w`` with ``‖w‖ = r``, ``⟨w, x⟩ = s_± r G`` with ``s_± = 1 ± �
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import chi2
@@ -20,6 +21,7 @@ from ..quadrature import angle_moments
 
 __all__ = [
     "GaussianRadialModel",
+    "KernelTruncationWarning",
     "LowRankKernel",
     "radial_potential",
     "radial_potential_derivative",
@@ -42,6 +44,10 @@ def radial_potential_derivative(activation: Activation, delta: float, r):
     dqp = activation.hermite_coefficients_derivative(sp * r, 0)[..., 0]
     dqm = activation.hermite_coefficients_derivative(sm * r, 0)[..., 0]
     return 0.5 * (sm * dqm - sp * dqp)
+
+
+class KernelTruncationWarning(UserWarning):
+    """The interaction kernel could not be truncated to the requested tolerance."""
 
 
 class LowRankKernel:
@@ -87,13 +93,17 @@ class LowRankKernel:
         if math.isinf(self.d):
             m_max, bound = 0, 0.0
         else:
-            coeffs = [activation.hermite_coefficients(s * probe, 2 * m_cap + 1) for s in self.scales]
+            coeffs = [
+                activation.hermite_coefficients(s * probe, 2 * m_cap + 1) for s in self.scales
+            ]
             second = [activation.gaussian_second_moment(s * probe) for s in self.scales]
             fact = np.array([math.factorial(k) for k in range(2 * m_cap + 2)], dtype=float)
             m_max, bound = m_cap, math.inf
             for m in range(m_cap + 1):
                 tails = [
-                    np.maximum(sec - np.sum(c[:, : 2 * m + 2] ** 2 / fact[: 2 * m + 2], axis=1), 0.0)
+                    np.maximum(
+                        sec - np.sum(c[:, : 2 * m + 2] ** 2 / fact[: 2 * m + 2], axis=1), 0.0
+                    )
                     for c, sec in zip(coeffs, second)
                 ]
                 bound_m = 0.5 * moments[m + 1] * sum(t.max() for t in tails)
@@ -101,6 +111,14 @@ class LowRankKernel:
                     m_max, bound = m, bound_m
                     break
                 bound = bound_m
+        if bound > tol:
+            warnings.warn(
+                f"interaction kernel truncated at Hermite degree {2 * m_max} with error bound "
+                f"{bound:.2g} > kernel_tol={tol:g} (slow Hermite decay at small d={d:g}); "
+                "results carry this kernel error",
+                KernelTruncationWarning,
+                stacklevel=2,
+            )
         self.m_max = m_max
         #: a-priori bound on the truncation error |u - u_trunc| for r, r' ≤ r_bound
         self.tail_bound = float(bound)
@@ -121,7 +139,9 @@ class LowRankKernel:
         r = np.asarray(r, dtype=float)
         k_max = int(self.degrees[-1])
         parts = [
-            np.moveaxis(self.activation.hermite_coefficients(s * r, k_max)[..., self.degrees], -1, 0)
+            np.moveaxis(
+                self.activation.hermite_coefficients(s * r, k_max)[..., self.degrees], -1, 0
+            )
             for s in self.scales
         ]
         return np.concatenate(parts, axis=0)
