@@ -26,7 +26,8 @@ def test_transport_rate_matches_numpy_twin(nonuniform_grid, theta):
     velocity = rng.normal(size=g.n_cells + 1)
     rate = np.empty(g.n_cells)
     left, right = np.empty(g.n_cells), np.empty(g.n_cells)
-    kernels.transport_rate(masses, g.widths, g.centres, velocity, theta, left, right, rate)
+    kernels.transport_rate(masses, kernels.grid_factors(g.widths, g.centres), velocity, theta,
+                           left, right, rate)
     np.testing.assert_allclose(
         rate, transport_rate_numpy(masses, g.widths, g.centres, velocity, theta), rtol=1e-13,
         atol=1e-15,
@@ -41,7 +42,8 @@ def test_transport_step_is_positive_at_half_courant_number(nonuniform_grid):
     velocity = rng.normal(size=g.n_cells + 1)
     rate = np.empty(g.n_cells)
     left, right = np.empty(g.n_cells), np.empty(g.n_cells)
-    kernels.transport_rate(masses, g.widths, g.centres, velocity, 2.0, left, right, rate)
+    kernels.transport_rate(masses, kernels.grid_factors(g.widths, g.centres), velocity, 2.0,
+                           left, right, rate)
     dt = 0.5 * g.widths.min() / np.abs(velocity).max()
     assert np.all(masses + dt * rate >= -1e-15)
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 __all__ = [
     "bernoulli",
+    "grid_factors",
     "low_rank_moments",
     "muscl_face_values",
     "sg_coefficients",
@@ -37,8 +39,9 @@ __all__ = [
 ]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _minmod3(a, b, c):
+    """Smallest in magnitude of three numbers of equal sign, else 0."""
     if a > 0.0 and b > 0.0 and c > 0.0:
         return min(a, min(b, c))
     if a < 0.0 and b < 0.0 and c < 0.0:
@@ -46,53 +49,78 @@ def _minmod3(a, b, c):
     return 0.0
 
 
+def grid_factors(widths, centres) -> np.ndarray:
+    """Reciprocal grid spacings used by :func:`muscl_face_values`, shape ``(4, M)``.
+
+    Rows: ``1/h_j``, ``2/h_j``, ``1/(x_{j+1} − x_j)`` and ``1/(x_{j+1} − x_{j−1})`` (the last
+    two padded with zeros where undefined). Computing them once removes every division
+    from the reconstruction.
+    """
+    widths = np.asarray(widths, dtype=float)
+    centres = np.asarray(centres, dtype=float)
+    factors = np.zeros((4, widths.size))
+    factors[0] = 1.0 / widths
+    factors[1] = 2.0 / widths
+    factors[2, :-1] = 1.0 / np.diff(centres)
+    factors[3, 1:-1] = 1.0 / (centres[2:] - centres[:-2])
+    return factors
+
+
 @numba.njit(cache=True)
-def muscl_face_values(masses, widths, centres, theta, left_values, right_values):
+def muscl_face_values(masses, factors, theta, left_values, right_values):
     """Limited linear reconstruction of ``ρ = m/h`` in each cell.
 
     Writes ``left_values[j] = ρ_j − σ_j h_j/2`` and ``right_values[j] = ρ_j + σ_j h_j/2``,
     ``σ_j = minmod(θ Δ⁻, Δ^c, θ Δ⁺, 2(ρ_j − ρ_{j−1})/h_j, 2(ρ_{j+1} − ρ_j)/h_j)``
     (one-sided slopes ``Δ^±``, central slope ``Δ^c``; the last two bounds matter only on
-    non-uniform grids); the first and last cells are constant. Both face values lie between the
-    neighbouring cell averages, so they are non-negative when the masses are.
+    non-uniform grids); the first and last cells are constant. Both face values lie
+    between the neighbouring cell averages, so they are non-negative when the masses are.
+    ``factors`` comes from :func:`grid_factors`; each density and one-sided slope is
+    computed once (rolling window over the cells).
     """
     n = masses.size
-    for j in range(n):
-        rho = masses[j] / widths[j]
-        slope = 0.0
-        if 0 < j < n - 1:
-            rho_m = masses[j - 1] / widths[j - 1]
-            rho_p = masses[j + 1] / widths[j + 1]
-            dm = (rho - rho_m) / (centres[j] - centres[j - 1])
-            dp = (rho_p - rho) / (centres[j + 1] - centres[j])
-            dc = (rho_p - rho_m) / (centres[j + 1] - centres[j - 1])
-            slope = _minmod3(theta * dm, dc, theta * dp)
-            # keep both face values between the neighbouring averages on non-uniform grids
-            half_width = 0.5 * widths[j]
-            slope = _minmod3(slope, (rho - rho_m) / half_width, (rho_p - rho) / half_width)
-        half = 0.5 * widths[j] * slope
-        left_values[j] = rho - half
-        right_values[j] = rho + half
+    inv_width = factors[0]
+    two_over_width = factors[1]
+    inv_dx = factors[2]
+    inv_dx_central = factors[3]
+    rho = masses[0] * inv_width[0]
+    left_values[0] = rho
+    right_values[0] = rho
+    rho_next = masses[1] * inv_width[1]
+    jump_minus = rho_next - rho  # ρ_j − ρ_{j−1} for j = 1
+    slope_minus = jump_minus * inv_dx[0]
+    for j in range(1, n - 1):
+        rho = rho_next
+        rho_next = masses[j + 1] * inv_width[j + 1]
+        jump_plus = rho_next - rho
+        slope_plus = jump_plus * inv_dx[j]
+        central = (jump_plus + jump_minus) * inv_dx_central[j]
+        slope = _minmod3(theta * slope_minus, central, theta * slope_plus)
+        slope = _minmod3(slope, jump_minus * two_over_width[j], jump_plus * two_over_width[j])
+        half_jump = slope / two_over_width[j]
+        left_values[j] = rho - half_jump
+        right_values[j] = rho + half_jump
+        jump_minus = jump_plus
+        slope_minus = slope_plus
+    left_values[n - 1] = rho_next
+    right_values[n - 1] = rho_next
 
 
 @numba.njit(cache=True)
-def transport_rate(masses, widths, centres, face_velocity, theta, left_values, right_values, rate):
+def transport_rate(masses, factors, face_velocity, theta, left_values, right_values, rate):
     """``rate_j = −(F_{j+1/2} − F_{j−1/2})`` for ``∂_t ρ + ∂_r(uρ) = 0`` with no-flux ends.
 
     ``face_velocity`` has one entry per edge (``M + 1``); its end values are ignored.
+    ``factors`` comes from :func:`grid_factors`.
     """
     n = masses.size
-    muscl_face_values(masses, widths, centres, theta, left_values, right_values)
-    for j in range(n):
-        rate[j] = 0.0
+    muscl_face_values(masses, factors, theta, left_values, right_values)
+    rate[0] = 0.0
     for f in range(1, n):
         u = face_velocity[f]
-        if u > 0.0:
-            flux = u * right_values[f - 1]
-        else:
-            flux = u * left_values[f]
+        flux = u * right_values[f - 1] if u > 0.0 else u * left_values[f]
         rate[f - 1] -= flux
-        rate[f] += flux
+        rate[f] = flux
 
 
 @numba.njit(cache=True)

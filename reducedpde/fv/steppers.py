@@ -29,7 +29,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .kernels import low_rank_moments, sg_coefficients, solve_mass_matrix, transport_rate
+from .kernels import (
+    grid_factors,
+    low_rank_moments,
+    sg_coefficients,
+    solve_mass_matrix,
+    transport_rate,
+)
 
 STATUS_OK = 0
 STATUS_BOUNDARY = 1
@@ -53,7 +59,7 @@ __all__ = [
 ]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def face_velocity(masses, features, feature_derivatives, weights, base_derivative, mobility,
                   moments, out):
     """``u_f = −μ (b'(r_f) + Σ_l w_l A_l f_l'(r_f))`` on every edge; returns ``max|u|``.
@@ -98,6 +104,52 @@ def _check_state(masses, boundary_tol):
 
 
 @numba.njit(cache=True)
+def _integrate_transport(masses, factors, h_min, features, feature_derivatives, weights,
+                        base_derivative, mobility, t_start, t_end, cfl, theta, max_steps,
+                        boundary_tol):
+    """Compiled body of :func:`integrate_transport` (geometry factors precomputed)."""
+    n = masses.size
+    m1 = np.empty(n)
+    m2 = np.empty(n)
+    rate = np.empty(n)
+    left = np.empty(n)
+    right = np.empty(n)
+    u = np.empty(n + 1)
+    moments = np.empty(weights.size)
+    t = t_start
+    steps = 0
+    while t < t_end:
+        if steps >= max_steps:
+            return t, steps, STATUS_MAX_STEPS
+        umax = face_velocity(masses, features, feature_derivatives, weights, base_derivative,
+                             mobility, moments, u)
+        dt = t_end - t
+        if umax > 0.0:
+            dt = min(dt, cfl * h_min / umax)
+        # stage 1
+        transport_rate(masses, factors, u, theta, left, right, rate)
+        for j in range(n):
+            m1[j] = masses[j] + dt * rate[j]
+        # stage 2
+        face_velocity(m1, features, feature_derivatives, weights, base_derivative, mobility,
+                      moments, u)
+        transport_rate(m1, factors, u, theta, left, right, rate)
+        for j in range(n):
+            m2[j] = 0.75 * masses[j] + 0.25 * (m1[j] + dt * rate[j])
+        # stage 3
+        face_velocity(m2, features, feature_derivatives, weights, base_derivative, mobility,
+                      moments, u)
+        transport_rate(m2, factors, u, theta, left, right, rate)
+        for j in range(n):
+            masses[j] = masses[j] / 3.0 + (2.0 / 3.0) * (m2[j] + dt * rate[j])
+        t = t + dt if dt < t_end - t else t_end
+        steps += 1
+        status = _check_state(masses, boundary_tol)
+        if status != STATUS_OK:
+            return t, steps, status
+    return t, steps, STATUS_OK
+
+
 def integrate_transport(masses, widths, centres, features, feature_derivatives, weights,
                         base_derivative, mobility, t_start, t_end, cfl, theta, max_steps,
                         boundary_tol):
@@ -126,47 +178,11 @@ def integrate_transport(masses, widths, centres, features, feature_derivatives, 
     n_steps : int
     status : int
     """
-    n = masses.size
-    m1 = np.empty(n)
-    m2 = np.empty(n)
-    rate = np.empty(n)
-    left = np.empty(n)
-    right = np.empty(n)
-    u = np.empty(n + 1)
-    moments = np.empty(weights.size)
-    h_min = widths.min()
-    t = t_start
-    steps = 0
-    while t < t_end:
-        if steps >= max_steps:
-            return t, steps, STATUS_MAX_STEPS
-        umax = face_velocity(masses, features, feature_derivatives, weights, base_derivative,
-                             mobility, moments, u)
-        dt = t_end - t
-        if umax > 0.0:
-            dt = min(dt, cfl * h_min / umax)
-        # stage 1
-        transport_rate(masses, widths, centres, u, theta, left, right, rate)
-        for j in range(n):
-            m1[j] = masses[j] + dt * rate[j]
-        # stage 2
-        face_velocity(m1, features, feature_derivatives, weights, base_derivative, mobility,
-                      moments, u)
-        transport_rate(m1, widths, centres, u, theta, left, right, rate)
-        for j in range(n):
-            m2[j] = 0.75 * masses[j] + 0.25 * (m1[j] + dt * rate[j])
-        # stage 3
-        face_velocity(m2, features, feature_derivatives, weights, base_derivative, mobility,
-                      moments, u)
-        transport_rate(m2, widths, centres, u, theta, left, right, rate)
-        for j in range(n):
-            masses[j] = masses[j] / 3.0 + (2.0 / 3.0) * (m2[j] + dt * rate[j])
-        t = t + dt if dt < t_end - t else t_end
-        steps += 1
-        status = _check_state(masses, boundary_tol)
-        if status != STATUS_OK:
-            return t, steps, status
-    return t, steps, STATUS_OK
+    return _integrate_transport(
+        masses, grid_factors(widths, centres), float(np.min(widths)), features,
+        feature_derivatives, weights, base_derivative, mobility, t_start, t_end, cfl, theta,
+        max_steps, boundary_tol,
+    )
 
 
 @numba.njit(cache=True)
