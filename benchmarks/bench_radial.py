@@ -12,15 +12,15 @@ import os
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import time  # noqa: E402
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from reducedpde.activations import mmn18  # noqa: E402
-from reducedpde.fv import steppers  # noqa: E402
-from reducedpde.fv.grid import Grid1D  # noqa: E402
-from reducedpde.fv.radial import RadialDiscretization, default_output_times, solve_radial  # noqa: E402
-from reducedpde.models.gaussians import GaussianRadialModel, scaled_chi_cdf  # noqa: E402
+from reducedpde.activations import mmn18
+from reducedpde.fv import steppers
+from reducedpde.fv.grid import Grid1D
+from reducedpde.fv.radial import RadialDiscretization, default_output_times, solve_radial
+from reducedpde.models.gaussians import GaussianRadialModel, scaled_chi_cdf
 
 
 def time_to_solution(kappa, n_cells=2000, t_max=100.0):
@@ -38,8 +38,19 @@ def cost_per_step(n_cells, n_steps=400):
     grid = Grid1D.uniform(0.0, 4.0, n_cells)
     disc = RadialDiscretization(model, grid)
     masses = grid.cell_masses(scaled_chi_cdf(0.4, 320))
-    args = (grid.widths, grid.centres, disc.features, disc.feature_derivatives, disc.weights,
-            disc.potential_derivative, 2.0, 0.0, 1e9, 0.4, 1.5)
+    args = (
+        grid.widths,
+        grid.centres,
+        disc.features,
+        disc.feature_derivatives,
+        disc.weights,
+        disc.potential_derivative,
+        2.0,
+        0.0,
+        1e9,
+        0.4,
+        1.5,
+    )
     steppers.integrate_transport(masses.copy(), *args, 2, 1.0)  # compile / warm up
     best = np.inf
     for _ in range(3):
@@ -58,8 +69,10 @@ def main():
     print("|---|---|---|---|---|")
     for kappa in (0.1, 0.4):
         wall, res = time_to_solution(kappa)
-        print(f"| {kappa} | {res.attrs['n_cells']} | {res.attrs['n_steps']} | {wall:.2f} "
-              f"| {res.risk[-1]:.5f} |")
+        print(
+            f"| {kappa} | {res.attrs['n_cells']} | {res.attrs['n_steps']} | {wall:.2f} "
+            f"| {res.risk[-1]:.5f} |"
+        )
     print("\n| cells | time per step (us) | ns per cell-step |")
     print("|---|---|---|")
     for n_cells in (250, 500, 1000, 2000, 4000, 8000, 16000):
