@@ -486,20 +486,24 @@ def get_activation(spec) -> Activation:
 
 @numba.njit(cache=True, inline="always")
 def activation_value(code, params, t):
-    """``σ(t)`` for the activation described by ``(code, params)`` (see ``numba_spec``)."""
+    """``σ(t)`` for the activation described by ``(code, params)`` (see ``numba_spec``).
+
+    Piecewise-linear layout: ``params = [n, left_slope, right_slope, knots(n), values(n)]``;
+    indices are used instead of array slices (this runs once per neuron per SGD step).
+    """
     if code == CODE_PIECEWISE_LINEAR:
         n = int(params[0])
-        knots = params[3 : 3 + n]
-        values = params[3 + n : 3 + 2 * n]
-        if t <= knots[0]:
-            return values[0] + params[1] * (t - knots[0])
-        if t >= knots[n - 1]:
-            return values[n - 1] + params[2] * (t - knots[n - 1])
+        k0 = 3
+        v0 = 3 + n
+        if t <= params[k0]:
+            return params[v0] + params[1] * (t - params[k0])
+        if t >= params[k0 + n - 1]:
+            return params[v0 + n - 1] + params[2] * (t - params[k0 + n - 1])
         j = 0
-        while t > knots[j + 1]:
+        while t > params[k0 + j + 1]:
             j += 1
-        frac = (t - knots[j]) / (knots[j + 1] - knots[j])
-        return values[j] + frac * (values[j + 1] - values[j])
+        frac = (t - params[k0 + j]) / (params[k0 + j + 1] - params[k0 + j])
+        return params[v0 + j] + frac * (params[v0 + j + 1] - params[v0 + j])
     if code == CODE_TANH:
         return math.tanh(t)
     # CODE_SIGMOID
@@ -511,16 +515,16 @@ def activation_derivative(code, params, t):
     """``σ'(t)`` for ``(code, params)``; at a kink the left slope is returned."""
     if code == CODE_PIECEWISE_LINEAR:
         n = int(params[0])
-        knots = params[3 : 3 + n]
-        values = params[3 + n : 3 + 2 * n]
-        if t <= knots[0]:
+        k0 = 3
+        v0 = 3 + n
+        if t <= params[k0]:
             return params[1]
-        if t > knots[n - 1]:
+        if t > params[k0 + n - 1]:
             return params[2]
         j = 0
-        while t > knots[j + 1]:
+        while t > params[k0 + j + 1]:
             j += 1
-        return (values[j + 1] - values[j]) / (knots[j + 1] - knots[j])
+        return (params[v0 + j + 1] - params[v0 + j]) / (params[k0 + j + 1] - params[k0 + j])
     if code == CODE_TANH:
         th = math.tanh(t)
         return 1.0 - th * th

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
 from .activations import get_activation
+from .compare import compare
 from .fv.grid import Grid1D
 from .fv.radial import default_output_times, solve_radial
 from .models.gaussians import GaussianRadialModel, scaled_chi_cdf
 from .results import RunResult
 from .scenarios import resolve
 
-__all__ = ["build_gaussian_model", "gaussian_initial_masses", "output_times", "run_pde"]
+__all__ = [
+    "build_gaussian_model",
+    "gaussian_initial_masses",
+    "output_times",
+    "run_pde",
+    "run_sgd",
+    "validate",
+]
 
 
 def build_gaussian_model(cfg: dict) -> GaussianRadialModel:
@@ -88,3 +98,54 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
     config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
     config["initial_law"] = "N(0, kappa^2/d I)" if initial_density is None else "user density"
     return RunResult(scenario=scenario, config=config, pde=pde)
+
+
+def _sgd_histogram_edges(cfg: dict, n_bins: int = 200) -> np.ndarray:
+    """Histogram bins of ‖w‖ for SGD: the PDE cells merged into at most ``n_bins`` bins."""
+    cells = cfg["cells"]
+    factor = max(1, int(np.ceil(cells / n_bins)))
+    edges = np.linspace(0.0, cfg["r_max"], cells + 1)
+    return np.unique(np.concatenate([edges[::factor], [edges[-1]]]))
+
+
+def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
+            progress: bool = True, keep_weights: bool = False) -> RunResult:
+    """Run the particle-SGD ensemble of a scenario (``seeds`` runs from seed ``seed``).
+
+    SGD records at the PDE's output times (rounded to whole steps ``kε``) and histograms
+    ``‖w‖`` at the PDE's snapshot times, so the two can be compared directly.
+    """
+    from .sgd import simulate_gaussians
+
+    cfg = resolve(scenario, params)
+    if math.isinf(cfg["d"]):
+        raise ValueError("parameter 'd' must be finite for SGD (got inf)")
+    times, snaps = output_times(cfg)
+    sgd = simulate_gaussians(
+        N=cfg["N"], d=int(cfg["d"]), delta=cfg["delta"], kappa=cfg["kappa"], eps=cfg["eps"],
+        t_max=cfg["t_max"], activation=cfg["activation"], lam=cfg["lam"], beta=cfg["beta"],
+        batch=cfg["batch"], xi=xi, seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])),
+        record_times=times, hist_edges=_sgd_histogram_edges(cfg), snapshot_times=snaps,
+        keep_weights=keep_weights, progress=progress,
+    )
+    config = dict(cfg)
+    config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
+    return RunResult(scenario=scenario, config=config, sgd=sgd)
+
+
+def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
+             progress: bool = True) -> RunResult:
+    """Solve the PDE, run the SGD ensemble and compare them (see :mod:`reducedpde.compare`).
+
+    Returns
+    -------
+    RunResult
+        With ``.pde``, ``.sgd`` and ``.comparison``.
+    """
+    pde_run = run_pde(scenario, params, xi=xi, progress=progress)
+    sgd_run = run_sgd(scenario, params, xi=xi, progress=progress)
+    cfg = pde_run.config
+    comparison = compare(pde_run.pde, sgd_run.sgd, n_neurons=cfg["N"], eps=cfg["eps"],
+                         dim=cfg["d"])
+    return RunResult(scenario=scenario, config=cfg, pde=pde_run.pde, sgd=sgd_run.sgd,
+                     comparison=comparison)

@@ -4,10 +4,14 @@
 
     reducedpde list [SCENARIO]                      scenarios, or one scenario's parameters
     reducedpde pde SCENARIO [-p k=v ...] [-o out.h5] [--config file.toml]
+    reducedpde sgd SCENARIO [-p k=v ...] [-o out.h5] [--seeds K]
+    reducedpde validate SCENARIO [-p k=v ...] [-o results.h5] [--seeds K] [--plot risk.png]
+    reducedpde plot results.h5 [-o fig.png] [--densities dens.png]
     reducedpde info FILE.h5
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
-line on stderr and exits with status 2; a solver failure exits with status 1.
+line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
+exits with status 1 when the PDE and SGD disagree by more than the tolerance.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ def _collect_params(args) -> dict:
     for item in getattr(args, "param", None) or []:
         key, value = parse_assignment(item)
         params[key] = value
+    if getattr(args, "seeds", None) is not None:
+        params["seeds"] = args.seeds
     return params
 
 
@@ -95,6 +101,76 @@ def _cmd_pde(args) -> int:
     return 0
 
 
+def _cmd_sgd(args) -> int:
+    from .api import run_sgd
+    from .io import save
+
+    params = _collect_params(args)
+    result = run_sgd(args.scenario, params, progress=not args.quiet)
+    sgd = result.sgd
+    print(
+        f"{args.scenario}: R(t={sgd.t[-1]:g}) = {sgd.risk[:, -1].mean():.6g} "
+        f"(mean of {sgd.risk.shape[0]} runs), mean |w| = {sgd.mean_norm[:, -1].mean():.6g}  "
+        f"({sgd.attrs.get('wall_time_s', float('nan')):.2f} s)"
+    )
+    if args.output:
+        print(f"wrote {save(result, args.output)}")
+    return 0
+
+
+def _comparison_table(result) -> str:
+    pde, sgd, cmp_ = result.pde, result.sgd, result.comparison
+    m = cmp_.metrics
+    rows = [
+        ("final risk", f"{pde.risk[-1]:.6g}", f"{sgd.risk[:, -1].mean():.6g}"),
+        ("final mean |w|", f"{pde.mean_norm[-1]:.6g}", f"{sgd.mean_norm[:, -1].mean():.6g}"),
+        ("wall time (s)", f"{pde.attrs.get('wall_time_s', float('nan')):.2f}",
+         f"{sgd.attrs.get('wall_time_s', float('nan')):.2f}"),
+    ]
+    lines = [f"{'':<26}{'PDE':>14}{'SGD':>14}"]
+    lines += [f"{name:<26}{a:>14}{b:>14}" for name, a, b in rows]
+    lines += [
+        f"{'sup_t |R_sgd - R_pde|':<26}{m['sup_risk']:>14.4g}",
+        f"{'sup_t |mean|w| gap|':<26}{m['sup_mean_norm']:>14.4g}",
+        f"{'max_t W1(|w| law)':<26}{m['max_w1']:>14.4g}",
+        f"{'tolerance':<26}{cmp_.tolerance:>14.4g}   "
+        f"= {m['tolerance_constant']:g} sqrt(max(1/N, eps)) sqrt(d + log(N/eps))",
+        "PASS" if cmp_.passed else "FAIL: discrepancy above tolerance",
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_validate(args) -> int:
+    from .api import validate
+    from .io import save
+
+    params = _collect_params(args)
+    result = validate(args.scenario, params, progress=not args.quiet)
+    cfg = result.config
+    print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
+          f"kappa={cfg['kappa']:g}, delta={cfg['delta']:g}, seeds={cfg['seeds']}")
+    print(_comparison_table(result))
+    if args.output:
+        print(f"wrote {save(result, args.output)}")
+    if args.plot:
+        from .plot import risk_curves, save_figure
+
+        print(f"wrote {save_figure(risk_curves(result), args.plot)}")
+    return 0 if result.comparison.passed else EXIT_FAILURE
+
+
+def _cmd_plot(args) -> int:
+    from .io import load
+    from .plot import densities, risk_curves, save_figure
+
+    result = load(args.file)
+    output = args.output or str(Path(args.file).with_suffix(".png"))
+    print(f"wrote {save_figure(risk_curves(result), output)}")
+    if args.densities:
+        print(f"wrote {save_figure(densities(result), args.densities)}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from .io import info
 
@@ -122,6 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_pde = sub.add_parser("pde", help="solve the reduced PDE of a scenario")
     add_run_options(p_pde)
     p_pde.set_defaults(func=_cmd_pde)
+
+    p_sgd = sub.add_parser("sgd", help="run the particle SGD of a scenario")
+    add_run_options(p_sgd)
+    p_sgd.add_argument("--seeds", type=int, metavar="K", help="number of SGD runs")
+    p_sgd.set_defaults(func=_cmd_sgd)
+
+    p_val = sub.add_parser("validate", help="PDE vs SGD on one scenario, with a verdict")
+    add_run_options(p_val)
+    p_val.add_argument("--seeds", type=int, metavar="K", help="number of SGD runs")
+    p_val.add_argument("--plot", metavar="FIG.png", help="write the risk curves")
+    p_val.set_defaults(func=_cmd_validate)
+
+    p_plot = sub.add_parser("plot", help="plot a result file")
+    p_plot.add_argument("file")
+    p_plot.add_argument("-o", "--output", metavar="FIG.png",
+                        help="risk curves (default: FILE with .png)")
+    p_plot.add_argument("--densities", metavar="FIG.png", help="also plot density snapshots")
+    p_plot.set_defaults(func=_cmd_plot)
 
     p_info = sub.add_parser("info", help="summarise a result file")
     p_info.add_argument("file")

@@ -112,7 +112,25 @@ SCENARIOS = {
             "curve), piecewise-linear activation t1=0.5, t2=1.5, s1=-2.5, s2=7.5 (the exact "
             "knots of the paper are not published; this is the package's default).",
             "Mei, Montanari, Nguyen (2018), Fig. 4",
-            {"N": 800, "d": 320, "delta": 0.5, "kappa": 0.1, "t_max": 100.0, "eps": 1e-4},
+            {"N": 800, "d": 320, "delta": 0.5, "kappa": 0.1, "t_max": 10.0, "eps": 2e-6},
+        ),
+        Scenario(
+            "gaussians-quick",
+            "gaussians",
+            "Same physics as Fig. 4 in d=40 with N=200 neurons (κ=0.4, ε=1e-5, t ≤ 5): PDE "
+            "and SGD in well under a minute on one core.",
+            "reduced version of MMN18 Fig. 4",
+            {"N": 200, "d": 40, "kappa": 0.4, "eps": 1e-5, "t_max": 5.0, "cells": 800,
+             "n_times": 60, "seeds": 2},
+        ),
+        Scenario(
+            "gaussians-noisy",
+            "gaussians",
+            "Noisy SGD with weight decay: β = 2d = 80, λ = 0.1, d = 40, N = 200; the PDE "
+            "relaxes to its Gibbs steady state ρ̄ ∝ r^{d−1} exp(−βψ_λ) by t ≈ 5.",
+            "MMN18 noisy distributional dynamics (Langevin), Eq. (13) with β < ∞",
+            {"N": 200, "d": 40, "kappa": 0.4, "beta": 80.0, "lam": 0.1, "eps": 1e-5,
+             "t_max": 10.0, "cells": 800, "n_times": 60, "seeds": 2},
         ),
     ]
 }
