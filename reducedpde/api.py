@@ -13,12 +13,13 @@ from .fv.grid import Grid1D
 from .fv.radial import default_output_times, solve_radial
 from .models.gaussians import GaussianRadialModel, scaled_chi_cdf
 from .results import RunResult
-from .scenarios import resolve
+from .scenarios import get_scenario, resolve
 
 __all__ = [
     "build_gaussian_model",
     "gaussian_initial_masses",
     "output_times",
+    "parameters_of",
     "run_pde",
     "run_sgd",
     "validate",
@@ -61,6 +62,12 @@ def gaussian_initial_masses(cfg: dict, grid: Grid1D, initial_density=None) -> np
     if values.shape != nodes.shape or np.any(values < 0) or not np.all(np.isfinite(values)):
         raise ValueError("initial_density must return finite, non-negative values for arrays")
     return 0.5 * grid.widths * (values @ w)
+
+
+def parameters_of(config: dict, scenario: str = "gaussians") -> dict:
+    """The scenario parameters stored in a result's ``config`` (drops descriptive keys)."""
+    table = get_scenario(scenario).parameters
+    return {key: value for key, value in config.items() if key in table}
 
 
 def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,

@@ -112,7 +112,7 @@ SCENARIOS = {
             "curve), piecewise-linear activation t1=0.5, t2=1.5, s1=-2.5, s2=7.5 (the exact "
             "knots of the paper are not published; this is the package's default).",
             "Mei, Montanari, Nguyen (2018), Fig. 4",
-            {"N": 800, "d": 320, "delta": 0.5, "kappa": 0.1, "t_max": 10.0, "eps": 2e-6},
+            {"N": 800, "d": 320, "delta": 0.5, "kappa": 0.1, "t_max": 10.0, "eps": 1.25e-6},
         ),
         Scenario(
             "gaussians-quick",

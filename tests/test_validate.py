@@ -128,3 +128,29 @@ def test_cli_refuses_foreign_and_truncated_files(tmp_path, tiny_file, capsys, co
         assert main([command, str(path)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and str(path) in err
+
+
+NOISY = {"N": 100, "d": 20, "eps": 2e-5, "t_max": 6.0, "seeds": 2, "kernel_tol": 1e-8,
+         "cells": 600, "r_max": 6.0, "n_snapshots": 4}
+
+
+@pytest.fixture(scope="module")
+def noisy_run():
+    return api.validate("gaussians-noisy", NOISY, progress=False)
+
+
+def _w1_to_pde(run, pde):
+    hist = run.sgd.histograms.mean(axis=0)[-1]
+    return wasserstein1_histograms(run.sgd.hist_edges, hist, pde.grid_edges, pde.densities[-1])
+
+
+def test_noisy_sgd_reaches_the_pde_steady_state(noisy_run):
+    """Long-time SGD histogram of ‖w‖ vs the PDE steady state, within the package tolerance,
+    and closer to it than to the steady states at β/2 and 2β (the latter is what the
+    √(2s/β) noise convention would produce)."""
+    w1 = _w1_to_pde(noisy_run, noisy_run.pde)
+    assert w1 <= noisy_run.comparison.tolerance
+    beta = noisy_run.config["beta"]
+    for other_beta in (beta / 2, 2 * beta):
+        other = api.run_pde("gaussians-noisy", {**NOISY, "beta": other_beta}, progress=False)
+        assert w1 < _w1_to_pde(noisy_run, other.pde)
