@@ -131,3 +131,26 @@ def test_mass_reaching_r_max_raises_with_advice(fig4_model):
         run(fig4_model, grid, masses, 50.0)
     assert info.value.partial is not None
     assert np.isfinite(info.value.partial.risk[0])
+
+
+def test_user_initial_density_matches_the_built_in_law():
+    from scipy.stats import chi
+
+    from reducedpde import api
+
+    params = {"kappa": 0.4, "d": 320, "cells": 400, "t_max": 1.0, "n_times": 10}
+    built_in = api.run_pde("gaussians", params, progress=False)
+    law = chi(320, scale=0.4 / np.sqrt(320))
+    user = api.run_pde("gaussians", params, initial_density=law.pdf, progress=False)
+    assert user.config["initial_law"] == "user density"
+    np.testing.assert_allclose(user.pde.risk, built_in.pde.risk, rtol=1e-6)
+
+
+def test_infinite_dimension_needs_an_explicit_initial_law():
+    from reducedpde import api
+
+    with pytest.raises(ValueError, match="Lagrangian solver or a finite d"):
+        api.run_pde("gaussians", {"d": "inf", "cells": 100, "t_max": 1.0}, progress=False)
+    res = api.run_pde("gaussians", {"d": "inf", "cells": 400, "t_max": 1.0, "n_times": 5},
+                      initial_density=lambda r: norm(0.4, 0.02).pdf(r), progress=False)
+    assert res.pde.attrs["kernel_rank"] == 2
