@@ -178,6 +178,22 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _save_partial(args, exc) -> None:
+    """Keep the last good state of a failed run in the requested output file."""
+    partial = getattr(exc, "partial", None)
+    output = getattr(args, "output", None)
+    if partial is None or not output or getattr(args, "command", None) not in ("pde", "sgd"):
+        return
+    from .io import save
+    from .results import PDEResult, RunResult
+    from .scenarios import resolve
+
+    part = "pde" if isinstance(partial, PDEResult) else "sgd"
+    result = RunResult(scenario=args.scenario, config=resolve(args.scenario, _collect_params(args)),
+                       **{part: partial}, attrs={"failure": str(exc)})
+    print(f"reducedpde: wrote the last good state to {save(result, output)}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reducedpde", description="Reduced mean-field PDEs and particle SGD.")
     parser.add_argument("--version", action="version", version=f"reducedpde {__version__}")
@@ -226,13 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the ``reducedpde`` command; returns the exit status."""
     from .fv.radial import SolverError
+    from .sgd.summaries import SGDDivergenceError
 
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         return args.func(args)
-    except SolverError as exc:
+    except (SolverError, SGDDivergenceError) as exc:
         print(f"reducedpde: {exc}", file=sys.stderr)
+        _save_partial(args, exc)
         return EXIT_FAILURE
     except (ValueError, OSError) as exc:
         message = " ".join(str(exc).split())

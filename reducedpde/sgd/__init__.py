@@ -36,10 +36,12 @@ from .population_risk import (
     network_output,
 )
 from .reference import sgd_step_numpy, simulate_gaussians_numpy
+from .summaries import SGDDivergenceError
 from .targets import Target, hermite_expansion, make_target, staircase
 
 __all__ = [
     "PARAMETER_CONSTRAINTS",
+    "SGDDivergenceError",
     "Target",
     "bivariate_normal_upper",
     "empirical_risk",

@@ -55,6 +55,7 @@ class EnsembleRecord:
     snapshots: dict[str, np.ndarray]
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     interrupted: bool = False
+    diverged: str | None = None
     wall_time_s: float = 0.0
 
 
@@ -104,6 +105,7 @@ def run_ensemble(
     total = int(record_steps[-1]) * len(seeds)
     committed: list[tuple] = []
     interrupted = False
+    diverged = None
     bar = tqdm(
         total=total,
         desc=description,
@@ -125,7 +127,21 @@ def run_ensemble(
                     k += n
                     bar.update(n)
             position = target
-            row = [problem.observe(run) for run in runs]
+            with np.errstate(over="ignore", invalid="ignore"):
+                # overflowing weights are reported as divergence just below
+                row = [
+                    problem.observe(run) if _all_finite(problem.weights(run)) else None
+                    for run in runs
+                ]
+            bad = [i for i, obs in enumerate(row) if obs is None or not _all_finite(obs)]
+            if bad:
+                diverged = (
+                    f"SGD diverged: the weights of seed {int(seeds[bad[0]])} overflowed "
+                    f"(non-finite weights or risk) between steps "
+                    f"{committed[-1][0] if committed else 0} and {target}; the step size is "
+                    "likely too large (reduce eps)"
+                )
+                break
             snap = [problem.snapshot(run) for run in runs] if target in snapshot_set else None
             kept = (
                 [
@@ -154,5 +170,10 @@ def run_ensemble(
         snapshots=_stack([c[2] for c in snaps]),
         weights=weights,
         interrupted=interrupted,
+        diverged=diverged,
         wall_time_s=time.perf_counter() - start,
     )
+
+
+def _all_finite(arrays: dict) -> bool:
+    return all(np.isfinite(np.asarray(v)).all() for v in arrays.values())

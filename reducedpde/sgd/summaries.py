@@ -9,7 +9,9 @@ import numpy as np
 from ..results import SGDResult
 from .runner import EnsembleRecord
 
-__all__ = ["assemble_result", "auto_edges", "check_edges", "density_histograms", "json_safe"]
+__all__ = [
+    "SGDDivergenceError",
+    "assemble_result", "auto_edges", "check_edges", "density_histograms", "json_safe"]
 
 
 def auto_edges(values: np.ndarray, n_bins: int = 100) -> np.ndarray:
@@ -63,6 +65,15 @@ def json_safe(value):
     return value
 
 
+class SGDDivergenceError(RuntimeError):
+    """SGD produced non-finite weights; ``partial`` holds the result up to the last good
+    recording time."""
+
+    def __init__(self, message: str, partial: SGDResult | None = None):
+        super().__init__(message)
+        self.partial = partial
+
+
 def assemble_result(
     record: EnsembleRecord,
     seeds: np.ndarray,
@@ -98,11 +109,12 @@ def assemble_result(
     extra.update(record.weights)
     all_attrs = {key: json_safe(v) for key, v in attrs.items()}
     all_attrs.update(
+        diverged=record.diverged or "",
         interrupted=bool(record.interrupted),
         wall_time_s=float(record.wall_time_s),
         n_steps_done=int(record.steps[-1]) if record.steps.size else 0,
     )
-    return SGDResult(
+    result = SGDResult(
         t=record.steps * eps,
         risk=risk,
         mean_norm=mean_norm,
@@ -113,3 +125,7 @@ def assemble_result(
         attrs=all_attrs,
         extra=extra,
     )
+    if record.diverged:
+        raise SGDDivergenceError(record.diverged, partial=result)
+    return result
+
