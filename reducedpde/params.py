@@ -57,7 +57,10 @@ class Param:
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         left = "(" if (self.low is None or self.low_open) else "["
-        right = ")" if (self.high is None or self.high_open) else "]"
+        if self.high is None:
+            right = "]" if self.allow_inf else ")"
+        else:
+            right = ")" if self.high_open else "]"
         text = f"{self.kind} in {left}{lo}, {hi}{right}"
         if self.allow_inf and self.high is not None:
             text += " or inf"

@@ -71,7 +71,7 @@ def test_simulate_multiindex_rejects_bad_parameter(name, value):
 
 
 def test_error_message_states_allowed_range():
-    with pytest.raises(ValueError, match=r"beta must be a real number > 0 or inf, got -1"):
+    with pytest.raises(ValueError, match=r"beta must be float in \(0, inf\], got -1"):
         validate_parameters(beta=-1)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, d\] = \[1, 3\]"):
         validate_parameters(k=5, d=3)

@@ -7,105 +7,67 @@ and states its allowed range.
 
 from __future__ import annotations
 
-import math
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PARAMETER_CONSTRAINTS", "Constraint", "validate_parameters", "validate_seeds"]
+from ..params import Param
+
+__all__ = ["PARAMETER_CONSTRAINTS", "validate_parameters", "validate_seeds"]
 
 
-@dataclass(frozen=True)
-class Constraint:
-    """Allowed values of one scalar parameter.
-
-    Attributes
-    ----------
-    integer : bool
-        Whether the value must be an integer.
-    low, high : float or None
-        Bounds (``None``: unbounded).
-    low_open, high_open : bool
-        Whether the bounds are excluded.
-    allow_inf : bool
-        Whether ``+inf`` is accepted (e.g. ``β = ∞``: no noise).
-    """
-
-    integer: bool = False
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    allow_inf: bool = False
-
-    def describe(self) -> str:
-        kind = "an integer" if self.integer else "a real number"
-        if self.low is not None and self.high is not None:
-            left = "(" if self.low_open else "["
-            right = ")" if self.high_open else "]"
-            text = f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
-        elif self.low is not None:
-            text = f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
-        elif self.high is not None:
-            text = f"{kind} {'<' if self.high_open else '<='} {self.high:g}"
-        else:
-            text = f"a finite {'integer' if self.integer else 'real number'}"
-        if self.allow_inf:
-            text += " or inf"
-        return text
-
-    def accepts(self, value) -> bool:
-        if isinstance(value, (bool, np.bool_)):
-            return False
-        if self.integer:
-            if not isinstance(value, numbers.Integral):
-                return False
-        elif not isinstance(value, numbers.Real):
-            return False
-        x = float(value)
-        if math.isnan(x):
-            return False
-        if math.isinf(x):
-            return self.allow_inf and x > 0
-        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
-            return False
-        return not (
-            self.high is not None and (x > self.high or (self.high_open and x == self.high))
-        )
+def _real(name, low=None, high=None, low_open=False, high_open=False, allow_inf=False):
+    return Param(name, "float", None, "", low=low, high=high, low_open=low_open,
+                 high_open=high_open, allow_inf=allow_inf)
 
 
-_POSITIVE = Constraint(low=0.0, low_open=True)
-_NONNEGATIVE = Constraint(low=0.0)
-_COUNT = Constraint(integer=True, low=1)
+def _integer(name, low=1):
+    return Param(name, "int", None, "", low=low)
 
-#: the single table of scalar parameter constraints (name -> Constraint)
-PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
-    "N": _COUNT,
-    "d": _COUNT,
-    "k": _COUNT,
-    "batch": _COUNT,
-    "n_times": _COUNT,
-    "n_test": Constraint(integer=True, low=2),
-    "eps": _POSITIVE,
-    "t_max": _POSITIVE,
-    "lam": _NONNEGATIVE,
-    "beta": Constraint(low=0.0, low_open=True, allow_inf=True),
-    "delta": Constraint(low=0.0, high=1.0, high_open=True),
-    "kappa": _NONNEGATIVE,
-    "xi_a": _NONNEGATIVE,
-    "xi_w": _NONNEGATIVE,
-    "a_std": _NONNEGATIVE,
-    "chunk_steps": _COUNT,
-    "hermite_degree": Constraint(integer=True, low=0),
+
+#: the single table of scalar parameter constraints (name -> Param, see reducedpde.params)
+PARAMETER_CONSTRAINTS: dict[str, Param] = {
+    "N": _integer("N"),
+    "d": _integer("d"),
+    "k": _integer("k"),
+    "batch": _integer("batch"),
+    "n_times": _integer("n_times"),
+    "n_test": _integer("n_test", low=2),
+    "eps": _real("eps", low=0.0, low_open=True),
+    "t_max": _real("t_max", low=0.0, low_open=True),
+    "lam": _real("lam", low=0.0),
+    "beta": _real("beta", low=0.0, low_open=True, allow_inf=True),
+    "delta": _real("delta", low=0.0, high=1.0, high_open=True),
+    "kappa": _real("kappa", low=0.0),
+    "xi_a": _real("xi_a", low=0.0),
+    "xi_w": _real("xi_w", low=0.0),
+    "a_std": _real("a_std", low=0.0),
+    "chunk_steps": _integer("chunk_steps"),
+    "hermite_degree": _integer("hermite_degree", low=0),
 }
+
+
+def _accepts(param: Param, value) -> bool:
+    """Python API values: numbers only (no strings), integers for integer parameters."""
+    if isinstance(value, (str, bool, np.bool_)):
+        return False
+    if param.kind == "int" and not isinstance(value, numbers.Integral):
+        return False
+    if not isinstance(value, numbers.Real):
+        return False
+    try:
+        param.convert(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def validate_parameters(**values) -> None:
     """Check scalar parameters against :data:`PARAMETER_CONSTRAINTS`.
 
-    Parameters given as ``None`` are skipped. Cross constraints checked here:
-    ``k ≤ d`` and ``t_max ≥ eps`` (at least one step).
+    Ranges are checked by :class:`reducedpde.params.Param`, the validator shared with the
+    scenarios, the CLI and TOML configs. Parameters given as ``None`` are skipped. Cross
+    constraints checked here: ``k ≤ d`` and ``t_max ≥ eps`` (at least one step).
 
     Raises
     ------
@@ -117,9 +79,9 @@ def validate_parameters(**values) -> None:
             continue
         if name not in PARAMETER_CONSTRAINTS:
             raise KeyError(f"no constraint declared for parameter {name!r}")
-        rule = PARAMETER_CONSTRAINTS[name]
-        if not rule.accepts(value):
-            raise ValueError(f"{name} must be {rule.describe()}, got {value!r}")
+        param = PARAMETER_CONSTRAINTS[name]
+        if not _accepts(param, value):
+            raise ValueError(f"{name} must be {param.describe_range()}, got {value!r}")
     k, d = values.get("k"), values.get("d")
     if k is not None and d is not None and k > d:
         raise ValueError(f"k must be an integer in [1, d] = [1, {d}], got {k!r}")
