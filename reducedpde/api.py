@@ -42,7 +42,8 @@ def build_gaussian_model(cfg: dict) -> GaussianRadialModel:
 def output_times(cfg: dict):
     """Output times (0, then log-spaced from t_min to t_max) and the snapshot subset."""
     times = default_output_times(cfg["t_max"], cfg["n_times"], cfg["t_min"])
-    idx = np.unique(np.round(np.geomspace(1, times.size - 1, cfg["n_snapshots"] - 1)))
+    # the output times are already log-spaced: spread the snapshots evenly over them
+    idx = np.unique(np.round(np.linspace(1, times.size - 1, cfg["n_snapshots"] - 1)))
     snaps = np.concatenate([[0.0], times[idx.astype(int)]])
     return times, snaps
 

@@ -8,7 +8,12 @@ import pytest
 
 from reducedpde import api, io
 from reducedpde.cli import main
-from reducedpde.compare import compare, mmn18_error_scale, wasserstein1_histograms
+from reducedpde.compare import (
+    compare,
+    mmn18_error_scale,
+    wasserstein1_histograms,
+    wasserstein1_samples,
+)
 
 TINY = {"d": 10, "N": 20, "eps": 1e-4, "t_max": 0.5, "t_min": 0.01, "kappa": 0.4,
         "cells": 200, "n_times": 12, "n_snapshots": 4, "seeds": 2, "kernel_tol": 1e-6}
@@ -64,6 +69,7 @@ def _as_sgd(pde, sgd_template):
     fake.snapshot_times = pde.snapshot_times.copy()
     fake.hist_edges = pde.grid_edges.copy()
     fake.histograms = np.stack([pde.densities, pde.densities])
+    fake.extra = {}  # no per-neuron samples: W1 from the histograms
     return fake
 
 
@@ -154,3 +160,18 @@ def test_noisy_sgd_reaches_the_pde_steady_state(noisy_run):
     for other_beta in (beta / 2, 2 * beta):
         other = api.run_pde("gaussians-noisy", {**NOISY, "beta": other_beta}, progress=False)
         assert w1 < _w1_to_pde(noisy_run, other.pde)
+
+
+def test_wasserstein_distance_of_samples_matches_scipy():
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(1.0, 0.2, 300)
+    edges = np.linspace(0, 2, 2001)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    density = np.exp(-0.5 * ((centres - 1.1) / 0.25) ** 2)
+    density /= density.sum() * 0.001
+    # the histogram law is close to a fine sample from it
+    fine = rng.choice(centres, size=400_000, p=density * 0.001) + rng.uniform(-5e-4, 5e-4, 400_000)
+    expected = wasserstein_distance(samples, fine)
+    assert wasserstein1_samples(samples, edges, density) == pytest.approx(expected, abs=2e-3)
