@@ -6,10 +6,11 @@ initial law, or samples) gives the ODE system
 
     θ̇_i = v(θ_i; Σ_j p_j δ_{θ_j(t)}),   θ = (a, s, r)  (or (a, s) in the spherical variant),
 
-with ``v = −2(ξ_a ∂_a, ξ_w ∇_s, ξ_w ∂_r) Ψ_λ`` (:class:`~reducedpde.models.multiindex.MultiIndexModel`).
-It is solved with an adaptive embedded Runge–Kutta method (SciPy's DOP853 by default; pass
-``method="LSODA"`` or ``"Radau"`` when a fast second layer, ``ξ_a ≫ ξ_w``, makes the system
-stiff). One velocity evaluation costs ``O(M Q)`` for ``M`` atoms and ``Q`` latent nodes.
+with ``v = −2(ξ_a ∂_a, ξ_w ∇_s, ξ_w ∂_r) Ψ_λ``
+(:class:`~reducedpde.models.multiindex.MultiIndexModel`). It is solved with an adaptive
+embedded Runge–Kutta method (SciPy's DOP853 by default; pass ``method="LSODA"`` or
+``"Radau"`` when a fast second layer, ``ξ_a ≫ ξ_w``, makes the system stiff).
+One velocity evaluation costs ``O(M Q)`` for ``M`` atoms and ``Q`` latent nodes.
 
 Degenerate initial laws are handled exactly: ABM22's ``ρ̄_0 = μ_a ⊗ δ_{s=0} ⊗ δ_{r=1}``
 stays the image of ``μ_a`` under the flow map ``a_0 ↦ (a_t, s_t, r_t)(a_0)``, so a Gauss
@@ -124,6 +125,10 @@ def gaussian_init_atoms(n_atoms: int, k: int, d: float, kappa: float = 1.0, law=
     return a, s, r, np.full(m, 1.0 / m)
 
 
+class _BudgetExceeded(Exception):
+    pass
+
+
 @dataclass
 class MultiIndexLagrangianResult:
     r"""Output of :func:`solve_multiindex_particles`.
@@ -198,6 +203,7 @@ def solve_multiindex_particles(
     atol: float = 1e-11,
     max_step: float = math.inf,
     noise: str = "error",
+    max_rhs: int = 2_000_000,
     hermite_degree: int | None = None,
     quadrature_check: bool = True,
 ) -> MultiIndexLagrangianResult:
@@ -222,6 +228,11 @@ def solve_multiindex_particles(
     noise : {"error", "drift-only"}
         For ``β < ∞``: refuse (default) or keep only the Bessel drift (the ``d, β → ∞``,
         ``(d−k−1)/β`` fixed limit).
+    max_rhs : int
+        Give up (``RuntimeError``) after this many velocity evaluations. A kinked
+        activation on the hypercube can make the flow non-smooth: once ``r → 0`` a neuron
+        can slide along a kink ``⟨s, z_q⟩ = t_j`` and explicit steps collapse; use a
+        smooth activation there.
     hermite_degree : int, optional
         Gaussian latent: record the Hermite coefficients of ``f̄`` up to this total degree
         (default: the target's degree, or 2).
@@ -270,7 +281,12 @@ def solve_multiindex_particles(
         rr = model.radius(ss) if spherical else y[m + m * k :]
         return aa, ss, rr
 
-    def rhs(_t, y):
+    n_rhs = [0]
+
+    def rhs(t, y):
+        n_rhs[0] += 1
+        if n_rhs[0] > max_rhs:
+            raise _BudgetExceeded(t)
         aa, ss, rr = unpack(y)
         da, ds, dr = model.velocity(aa, ss, rr, p)
         parts = [da, np.asarray(ds).reshape(-1)]
@@ -280,8 +296,15 @@ def solve_multiindex_particles(
 
     y0 = np.concatenate([a, s.reshape(-1)] + ([] if spherical else [r]))
     start = time.perf_counter()
-    sol = solve_ivp(rhs, (times[0], times[-1]), y0, method=method, t_eval=times, rtol=rtol,
-                    atol=atol, max_step=max_step)
+    try:
+        sol = solve_ivp(rhs, (times[0], times[-1]), y0, method=method, t_eval=times,
+                        rtol=rtol, atol=atol, max_step=max_step)
+    except _BudgetExceeded as exc:
+        raise RuntimeError(
+            f"Lagrangian solver stopped at t={exc.args[0]:.6g} after max_rhs={max_rhs} velocity "
+            "evaluations: the flow is stiff (large xi_a/xi_w: try method='LSODA') or "
+            "non-smooth (kinked activation with r -> 0 on the hypercube)"
+        ) from None
     wall = time.perf_counter() - start
     if not sol.success:
         raise RuntimeError(f"Lagrangian solver failed: {sol.message}")

@@ -133,6 +133,7 @@ __all__ = [
     "smoothed_features_numpy",
     "smoothed_r_derivative",
     "smoothed_second_derivative",
+    "smoothed_second_moment",
     "staircase_target",
     "subsets",
 ]
@@ -152,12 +153,13 @@ DEFAULT_NODES_PER_DIM = {1: 64, 2: 32, 3: 16, 4: 10}
 def _smooth_rule():
     """Composite Gauss–Legendre rule in ``G`` for smooth activations.
 
-    80 panels of width 0.25 on ``[−10, 10]`` with 10 nodes each. For ``σ`` analytic in a
-    strip of half-width ``δ`` (``tanh``: ``δ = π/2``), ``t ↦ σ(t + rg)`` is analytic in
-    ``g`` in a strip of half-width ``δ/r`` and the relative error is about
-    ``(0.25 r/(4δ))^20``: below 1e-15 for ``r ≤ 5``; the truncated tail is below 1e-22.
+    40 panels of width 0.5 on ``[−10, 10]`` with 10 nodes each (400 nodes). For ``σ``
+    analytic in a strip of half-width ``δ`` (``tanh``: ``δ = π/2``; logistic: ``δ = π``),
+    ``g ↦ σ(t + rg)`` is analytic in a strip of half-width ``δ/r`` and the relative error
+    is about ``(0.5 r/(4δ))^20``: below 1e-15 for tanh with ``r ≤ 2`` (1e-9 at ``r = 4``);
+    the truncated Gaussian tail is below 1e-22.
     """
-    return gaussian_rule(half_width=10.0, panel_width=0.25, order=10)
+    return gaussian_rule(half_width=10.0, panel_width=0.5, order=10)
 
 
 _SMOOTH_RULE = _smooth_rule()
@@ -220,6 +222,41 @@ def smoothed_second_derivative(activation: Activation, t, r):
     if np.any(r <= 0):
         raise ValueError("smoothed_second_derivative needs r > 0")
     return smoothed_r_derivative(activation, t, r) / r
+
+
+def smoothed_second_moment(activation: Activation, t, r):
+    r"""``E_G σ(t + rG)²`` (the diagonal term of a finite network).
+
+    Piecewise-linear ``σ``: with ``X = rG``, ``c = c_0 + s_left t``, ``u_j = t_j − t``,
+    ``x_j = u_j/r``: ``σ(t + X) = c + s_left X + Σ_j Δs_j (X − u_j)_+`` and
+    ``E(X−u)_+ = rφ(x) − uΦ(−x)``, ``E[X(X−u)_+] = r²Φ(−x)``,
+    ``E[(X−u_i)_+(X−u_j)_+] = r²(Φ(−x_m) + x_mφ(x_m)) − r(u_i+u_j)φ(x_m) + u_iu_jΦ(−x_m)``,
+    ``m = argmax(u_i, u_j)``. Other activations: composite Gauss–Legendre rule.
+    """
+    t, r = np.broadcast_arrays(np.asarray(t, float), np.asarray(r, float))
+    if not isinstance(activation, PiecewiseLinear):
+        g, w = _SMOOTH_RULE
+        return activation.value(t[..., None] + r[..., None] * g) ** 2 @ w
+    offset, left, knots, jumps = _pl_parts(activation)
+    pos = r > 0
+    b = np.where(pos, r, 1.0)
+    c = offset + left * t
+    total = c * c + left * left * b * b
+    for tj, ds in zip(knots, jumps):
+        u = tj - t
+        x = u / b
+        tail, pdf = ndtr(-x), standard_normal_pdf(x)
+        total = total + 2.0 * c * ds * (b * pdf - u * tail) + 2.0 * left * ds * b * b * tail
+    for ti, di in zip(knots, jumps):
+        for tj, dj in zip(knots, jumps):
+            ui, uj = ti - t, tj - t
+            um = np.maximum(ui, uj)
+            x = um / b
+            tail, pdf = ndtr(-x), standard_normal_pdf(x)
+            total = total + di * dj * (
+                b * b * (tail + x * pdf) - b * (ui + uj) * pdf + ui * uj * tail
+            )
+    return np.where(pos, total, activation.value(t) ** 2)
 
 
 @numba.njit(cache=True)
@@ -600,7 +637,10 @@ class MultiIndexModel:
     Parameters
     ----------
     activation : Activation
-    target : HermiteTarget, MonomialTarget, CallableTarget or callable
+    target : HermiteTarget, MonomialTarget, CallableTarget, dict or callable
+        A dict means Hermite coefficients ``{α: c_α}`` (``φ = Σ c_α Π_j He_{α_j}(z_j)``)
+        for the Gaussian latent and monomials ``{S: c_S}`` (``φ = Σ c_S Π_{j∈S} z_j``,
+        0-based ``S``) for the hypercube; a callable maps ``z`` of shape (Q, k) to (Q,).
     latent : {"gaussian", "hypercube"} or GaussianLatent / HypercubeLatent
     k : int, optional
         Latent dimension (taken from the target or the latent object when omitted).
@@ -633,6 +673,14 @@ class MultiIndexModel:
         d: float = math.inf,
         spherical: bool = False,
     ):
+        if isinstance(target, Mapping):
+            kind = latent if isinstance(latent, str) else getattr(latent, "kind", None)
+            if kind == "gaussian":
+                target = HermiteTarget(target)
+            elif kind == "hypercube":
+                target = MonomialTarget(target, k=k)
+            else:
+                raise ValueError(f"cannot interpret a coefficient dict for latent {latent!r}")
         if k is None:
             k = getattr(target, "k", None)
             if k is None and not isinstance(latent, str):
@@ -693,16 +741,10 @@ class MultiIndexModel:
     def features(self, s, r):
         """``(σ_r, ∂_tσ_r, ∂_rσ_r)`` at ``⟨s_i, z_q⟩``: three arrays of shape (M, Q).
 
-        ``σ_r`` depends on ``r`` through ``r²`` only, so negative ``r`` (a trial stage of
-        the time integrator) is evaluated by symmetry: ``σ_{−r} = σ_r``,
-        ``∂_r σ_r|_{−r} = −∂_r σ_r|_{r}``.
+        ``r < 0`` (a trial stage of the time integrator) is evaluated at ``r = 0``.
         """
         T = np.asarray(s, dtype=float).reshape(-1, self.k) @ self.nodes.T
-        r = np.asarray(r, dtype=float)
-        S0, S1, S2 = smoothed_features(self.activation, T, np.abs(r))
-        if np.any(r < 0):
-            S2 *= np.where(r < 0, -1.0, 1.0)[:, None]
-        return S0, S1, S2
+        return smoothed_features(self.activation, T, np.maximum(np.asarray(r, float), 0.0))
 
     # -- the mean-field quantities -------------------------------------------------------
     def output(self, a, s, r, p) -> np.ndarray:
@@ -764,7 +806,10 @@ class MultiIndexModel:
 
         Free: ``ȧ = −2ξ_a(∂_aΨ + λa)``, ``ṡ = −2ξ_w(∇_sΨ + λs)``,
         ``ṙ = −2ξ_w(∂_rΨ + λr) [+ (2ξ_w/β)(d−k−1)/r]`` (the Bessel drift, when noisy and
-        ``bessel``; the diffusion terms are not part of the velocity).
+        ``bessel``; the diffusion terms are not part of the velocity). The constraint
+        ``r ≥ 0`` is kept by cancelling an inward ``ṙ`` at ``r ≤ 0``: for a kinked ``σ``,
+        ``∂_r σ_r(t_j) → Δs_j φ(0) ≠ 0`` as ``r → 0`` and ``r`` can reach 0 in finite time
+        (the neuron then lies in the target subspace).
         Spherical: ``ṡ = −2ξ_w(g_s − s c)``, ``ṙ = −2ξ_w(g_r − r c)``,
         ``c = ⟨s, g_s⟩ + r g_r``, so that ``|s|² + r²`` is conserved.
         """
@@ -777,10 +822,12 @@ class MultiIndexModel:
             dr = -2.0 * self.xi_w * (g_r - tr * c)
             return da, ds, dr
         ds = -2.0 * self.xi_w * (g_s + self.lam * ts)
-        dr = -2.0 * self.xi_w * (g_r + self.lam * tr)
+        dr = -2.0 * self.xi_w * (g_r + self.lam * np.maximum(tr, 0.0))
         if bessel and self.noisy:
-            dr = dr + self.bessel_drift(tr)
-        return da, ds, dr
+            dr = dr + self.bessel_drift(np.abs(tr))
+        # r = ‖w_⊥‖ ≥ 0: at r = 0 an inward velocity is cancelled (w_⊥ = 0 is absorbing
+        # when ∂_rΨ_λ(0⁺) ≥ 0, which happens for kinked σ exactly at a kink)
+        return da, ds, np.where(tr <= 0.0, np.maximum(dr, 0.0), dr)
 
     # -- diagnostics ---------------------------------------------------------------------
     def fourier_walsh(self, a, s, r, p, sets=None):
@@ -835,15 +882,14 @@ class MultiIndexModel:
 
         ``R_N = R(ρ̄_N) + (1/N²) Σ_i a_i² E_z[E_G σ(⟨s_i,z⟩ + r_iG)² − σ_{r_i}(⟨s_i,z⟩)²]``:
         the diagonal terms ``U(θ_i, θ_i)`` use the same neuron twice, whose ``⊥`` parts
-        are not independent. Uses the activation's composite rule in ``G``.
+        are not independent (:func:`smoothed_second_moment`).
         """
         a, s, r = self._state(a, s, r)
         if a.shape[0] != N:
             raise ValueError(f"expected N={N} neurons, got {a.shape[0]}")
         p = np.full(N, 1.0 / N)
         T = s @ self.nodes.T
-        g, w = gaussian_rule()
-        second = (self.activation.value(T[..., None] + r[:, None, None] * g) ** 2) @ w
+        second = smoothed_second_moment(self.activation, T, np.maximum(r, 0.0)[:, None])
         S0 = self.features(s, r)[0]
         var = (second - S0**2) @ self.qweights
         return self.risk(a, s, r, p) + float(np.sum(a * a * var)) / N**2
@@ -868,11 +914,39 @@ class MultiIndexModel:
 # ---------------------------------------------------------------------------------------
 
 
+def _normalized_hermite(x, n_max: int) -> np.ndarray:
+    """``He_n(x)/√n!`` for ``n = 0 … n_max`` (stable recurrence, no factorials)."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty((n_max + 1, *x.shape))
+    out[0] = 1.0
+    if n_max >= 1:
+        out[1] = x
+    for n in range(1, n_max):
+        out[n + 1] = (x * out[n] - math.sqrt(n) * out[n - 1]) / math.sqrt(n + 1)
+    return out
+
+
 def normalized_hermite_coefficients(activation: Activation, n_max: int) -> np.ndarray:
-    r"""``σ_k = E[σ(G) He_k(G)]/√k!`` for ``k = 0 … n_max`` (closed forms when available)."""
-    h = np.asarray(activation.hermite_coefficients(np.array(1.0), n_max), dtype=float)
-    fact = np.array([math.factorial(j) for j in range(n_max + 1)], dtype=float)
-    return h / np.sqrt(fact)
+    r"""``σ_k = E[σ(G) He_k(G)]/√k!`` for ``k = 0 … n_max``.
+
+    Piecewise-linear ``σ``: closed form (no factorials, any ``n_max``)
+    ``σ_k = Σ_j Δs_j φ(t_j) [He_{k−2}(t_j)/√(k−2)!] / √(k(k−1))`` for ``k ≥ 2``.
+    Other activations: the composite Gauss–Legendre rule on ``|G| ≤ 13`` (reliable for
+    ``n_max ≲ 40``, where ``He_k φ`` is negligible beyond the truncation).
+    """
+    n_max = int(n_max)
+    if isinstance(activation, PiecewiseLinear):
+        h = np.asarray(activation.hermite_coefficients(np.array(1.0), min(n_max, 1)), float)
+        out = np.zeros(n_max + 1)
+        out[: h.size] = h
+        if n_max >= 2:
+            k = np.arange(2, n_max + 1)
+            for tj, ds in zip(activation.knots, activation.slope_jumps):
+                he = _normalized_hermite(tj, n_max - 2)
+                out[2:] += ds * float(standard_normal_pdf(tj)) * he / np.sqrt(k * (k - 1.0))
+        return out
+    g, w = gaussian_rule()
+    return _normalized_hermite(g, n_max) @ (w * activation.value(g))
 
 
 def _is_relu(activation) -> bool:
