@@ -17,6 +17,7 @@ exits with status 1 when the PDE and SGD disagree by more than the tolerance.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -89,6 +90,9 @@ def _cmd_pde(args) -> int:
     params = _collect_params(args)
     result = run_pde(args.scenario, params, progress=not args.quiet)
     pde = result.pde
+    if pde.attrs.get("interrupted"):
+        print("reducedpde: interrupted; keeping the output times completed so far",
+              file=sys.stderr)
     print(
         f"{args.scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
         f"mean |w| = {pde.mean_norm[-1]:.6g}  "
@@ -108,6 +112,9 @@ def _cmd_sgd(args) -> int:
     params = _collect_params(args)
     result = run_sgd(args.scenario, params, progress=not args.quiet)
     sgd = result.sgd
+    if sgd.attrs.get("interrupted"):
+        print("reducedpde: interrupted; keeping the recording times completed so far",
+              file=sys.stderr)
     print(
         f"{args.scenario}: R(t={sgd.t[-1]:g}) = {sgd.risk[:, -1].mean():.6g} "
         f"(mean of {sgd.risk.shape[0]} runs), mean |w| = {sgd.mean_norm[:, -1].mean():.6g}  "
@@ -246,6 +253,7 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = None
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         args = parser.parse_args(argv)
         return args.func(args)
@@ -260,6 +268,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("reducedpde: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt(signum, frame):
+    """SIGTERM takes the same clean path as Ctrl-C: solvers return what they computed."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

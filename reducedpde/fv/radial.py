@@ -173,6 +173,9 @@ def solve_radial(
     PDEResult
         ``extra['free_energy']`` holds ``F`` at the output times.
 
+    A ``KeyboardInterrupt`` (Ctrl-C) stops the run cleanly: the result holds the output
+    times completed so far and ``attrs['interrupted'] = True``.
+
     Raises
     ------
     SolverError
@@ -233,6 +236,7 @@ def solve_radial(
     }
     start = time.perf_counter()
     record(0)
+    recorded = 1
     total_steps = 0
     dt_next = 1e-6
     bar = tqdm(total=n_t - 1, desc="PDE", unit="out", disable=not progress, leave=False)
@@ -258,9 +262,19 @@ def solve_radial(
                 raise SolverError(_failure_message(status, times, taus, t_reached, grid),
                                   partial)
             record(i)
+            recorded = i + 1
             bar.update()
+    except KeyboardInterrupt:
+        # keep every output time completed so far (the kernels return between outputs)
+        attrs["interrupted"] = True
+        keep = snap_index < recorded
+        times, risk, mean_norm, free_energy = (
+            times[:recorded], risk[:recorded], mean_norm[:recorded], free_energy[:recorded]
+        )
+        snapshot_times, densities = snapshot_times[keep], densities[keep]
     finally:
         bar.close()
+    attrs.setdefault("interrupted", False)
     attrs.update(n_steps=total_steps, wall_time_s=time.perf_counter() - start)
     return _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs)
 
