@@ -67,7 +67,7 @@ The ``config`` attribute is plain JSON (no ``"json:"`` prefix) under the same ru
 
 Writing and reading
 -------------------
-:func:`save` writes to a temporary file in the target directory (``.<name>.tmp-<hex>``)
+:func:`save` writes to a temporary file in the target directory (``.<stem>.tmp-<hex><suffix>``, see :mod:`reducedpde.atomic`)
 and moves it into place with :func:`os.replace` only after it is complete and closed; if
 anything fails, the temporary file is removed and an existing file at the target path is
 left untouched. :func:`load` refuses missing, unreadable, truncated and foreign files,
@@ -81,8 +81,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,6 +88,7 @@ import h5py
 import numpy as np
 
 from . import __version__
+from .atomic import atomic_path
 from .results import ComparisonResult, PDEResult, RunResult, SGDResult
 
 __all__ = [
@@ -295,17 +294,6 @@ def _write_file(h5file, result: RunResult) -> None:
         _write_comparison(h5file, result.comparison)
 
 
-def _open_temporary(path: Path):
-    """Create ``.<name>.tmp-<hex>`` next to ``path``; return ``(tmp_path, h5py.File)``."""
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            return tmp, h5py.File(tmp, "x", track_order=True)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file next to {path}")
-
-
 def save(result: RunResult, path) -> Path:
     """Write ``result`` to the HDF5 file ``path`` atomically.
 
@@ -339,25 +327,13 @@ def save(result: RunResult, path) -> Path:
         If the file cannot be written.
     """
     path = Path(path)
-    tmp, h5file = _open_temporary(path)
-    try:
+    with atomic_path(path) as tmp:
+        h5file = h5py.File(tmp, "w", track_order=True)
         try:
             _write_file(h5file, result)
             h5file.flush()
         finally:
             h5file.close()
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
     return path
 
 

@@ -15,13 +15,12 @@ created here are managed by pyplot: close them with ``plt.close(fig)`` when maki
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .results import RunResult
 
 __all__ = ["FIGURE_FORMATS", "densities", "risk_curves", "save_figure"]
@@ -460,19 +459,6 @@ def densities(result: RunResult, times=None, ax=None, max_panels: int = 6):
 # -- saving ----------------------------------------------------------------------------
 
 
-def _open_temporary(path: Path) -> Path:
-    """Create an empty ``.<stem>.tmp-<hex><suffix>`` next to ``path`` and return it."""
-    for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return tmp
-    raise FileExistsError(f"could not create a temporary file next to {path}")
-
-
 def save_figure(fig, path, dpi: int = 150, **savefig_kwargs) -> Path:
     """Save a figure atomically.
 
@@ -513,14 +499,6 @@ def save_figure(fig, path, dpi: int = 150, **savefig_kwargs) -> Path:
     figure = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
     if not hasattr(figure, "savefig"):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    tmp = _open_temporary(path)
-    try:
+    with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=dpi, format=suffix[1:], **savefig_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
     return path

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reducedpde
-from reducedpde import io
+from reducedpde import atomic, io
 from reducedpde.results import ComparisonResult, PDEResult, RunResult, SGDResult
 
 # -- helpers ---------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def test_failure_at_rename_removes_temp_file(tmp_path, monkeypatch):
     def no_replace(src, dst):
         raise OSError("rename failed")
 
-    monkeypatch.setattr(io.os, "replace", no_replace)
+    monkeypatch.setattr(atomic.os, "replace", no_replace)
     with pytest.raises(OSError, match="rename failed"):
         io.save(RunResult("new", {}), path)
     monkeypatch.undo()
