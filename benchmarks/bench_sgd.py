@@ -1,41 +1,62 @@
-"""Throughput of the compiled online-SGD kernel against the plain NumPy update.
+"""Throughput of the compiled online-SGD kernel against NumPy, SciPy BLAS and PyTorch.
 
-Gaussian-classes problem (MMN18 setting by default: N = 800, d = 320, Δ = 0.5), one core,
-one sample per step. Reports SGD steps per second of the Numba kernel and of three NumPy/SciPy
-versions of the same update with the same sampler (straightforward in-place NumPy, the
-allocating NumPy twin :func:`reducedpde.sgd.sgd_step_numpy`, and two in-place BLAS calls),
-the ratios, and the memory throughput of the kernel's sweep over the ``N × d`` weights.
+Gaussian-classes problem (MMN18: Δ = 0.5, MMN18 activation), one sample per step, one
+thread for every implementation. Each implementation draws its own sample ``x`` (``d``
+Gaussians) every step and applies the same update
 
-The kernel visits each weight row once per step: it updates the row and, in the same visit,
-computes the row's pre-activation for the next sample (16 bytes per weight: one read, one
-write). A two-pass implementation (pre-activations, then update) moves 24 bytes per weight;
-both figures are printed.
+    h = W x,   e = y − mean σ(h),   W += outer(2 s e σ'(h), x),
+
+* ``numba kernel``: :class:`reducedpde.sgd.kernels.KernelState` (what
+  :func:`reducedpde.sgd.simulate_gaussians` runs), many steps per compiled call;
+* ``numpy in-place``: the lines above in NumPy (``W += np.outer(...)``);
+* ``numpy twin``: :func:`reducedpde.sgd.sgd_step_numpy` (new arrays every step);
+* ``scipy BLAS``: ``dgemv`` + in-place rank-1 ``dger`` (two passes over ``W``);
+* ``torch``: PyTorch CPU, float64, ``torch.set_num_threads(1)``, ``torch.mv`` + in-place
+  ``addr_``.
+
+Memory bound: a step must stream the ``N × d`` float64 weights. Two passes (read for
+``h = W x``, then read + write for the update: 24 B/weight) is what the NumPy, BLAS and
+PyTorch versions do; the kernel fuses the update of each row with the pre-activation of
+the next sample (one pass, 16 B/weight). The bandwidths come from simple streaming kernels
+(a Numba read-only sum and a read–modify–write ``a = s·a + c``) over an array of the same
+size as ``W`` (so at the same cache level), measured in the same run, and a DRAM-sized
+triad for reference.
 
 Usage::
 
-    python benchmarks/bench_sgd.py [--N 800] [--d 320] [--seconds 2] [--beta inf]
+    python -m benchmarks --only sgd                # the N × d grid
+    python -m benchmarks.bench_sgd [--N 800] [--d 320] [--seconds 2] [--beta inf]
 """
 
 from __future__ import annotations
 
-import os
+if __package__ in (None, ""):
+    import sys
+    from pathlib import Path
 
-for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "benchmarks"
+    import benchmarks  # noqa: F401  (one thread everywhere, before NumPy and Numba load)
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
+import argparse
+import math
+import time
 
-import numpy as np  # noqa: E402
-from scipy.linalg.blas import dgemv, dger  # noqa: E402
+import numba
+import numpy as np
+from scipy.linalg.blas import dgemv, dger
 
-from reducedpde.activations import get_activation  # noqa: E402
-from reducedpde.sgd.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState  # noqa: E402
-from reducedpde.sgd.reference import (  # noqa: E402
+from reducedpde.activations import get_activation
+from reducedpde.sgd.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
+from reducedpde.sgd.reference import (
     draw_gaussian_classes_numpy,
     sgd_step_numpy,
 )
+
+from . import common
+
+GRID_N = (100, 800, 3200)
+GRID_D = (40, 320, 1280)
 
 
 def _rate(run_steps, seconds):
@@ -122,6 +143,235 @@ def blas_steps(W0, act, delta, eps, beta):
     return run
 
 
+def torch_steps(W0, act, delta, eps, beta):
+    """PyTorch CPU (float64, one thread): ``torch.mv`` and the in-place rank-1 ``addr_``.
+
+    The piecewise-linear activation is ``σ(t) = c₀ + s₀ t + Σ_j Δs_j (t − t_j)_+`` and
+    ``σ'(t) = s₀ + Σ_j Δs_j 1[t > t_j]``, as in :class:`reducedpde.activations.PiecewiseLinear`.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    W = torch.tensor(W0, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    gen_noise = torch.Generator().manual_seed(2)
+    d = W.shape[1]
+    knots = [float(k) for k in act.knots]
+    jumps = [float(s) for s in act.slope_jumps]
+    offset, left = float(act.offset), float(act.left_slope)
+    noise = 0.0 if math.isinf(beta) else math.sqrt(4.0 * eps / beta)
+
+    def sigma(h):
+        out = offset + left * h
+        for tj, ds in zip(knots, jumps):
+            out = out + ds * torch.clamp(h - tj, min=0.0)
+        return out
+
+    def sigma_prime(h):
+        out = torch.full_like(h, left)
+        for tj, ds in zip(knots, jumps):
+            out = out + ds * (h > tj)
+        return out
+
+    def run(n):
+        with torch.no_grad():
+            for _ in range(n):
+                y = 1.0 if torch.rand((), generator=gen).item() < 0.5 else -1.0
+                x = torch.randn(d, generator=gen, dtype=torch.float64) * (1.0 + delta * y)
+                h = torch.mv(W, x)
+                e = y - sigma(h).mean()
+                W.addr_((2.0 * eps) * e * sigma_prime(h), x)
+                if noise:
+                    W.add_(torch.randn(W.shape, generator=gen_noise, dtype=torch.float64),
+                           alpha=noise)
+
+    return run
+
+
+IMPLEMENTATIONS = {
+    "numba kernel": numba_steps,
+    "numpy in-place": inplace_steps,
+    "scipy BLAS": blas_steps,
+    "torch": torch_steps,
+}
+#: the faster batch-1 kernel of :mod:`benchmarks.proto_sgd_kernel` (not part of the package)
+PROTOTYPE = "numba prototype"
+
+
+# ----------------------------------------------------------------------------------------
+# streaming bandwidth
+# ----------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, fastmath=True)
+def _stream_read(a):
+    acc = 0.0
+    for i in range(a.size):
+        acc += a[i]
+    return acc
+
+
+@numba.njit(cache=True, fastmath=True)
+def _stream_rmw(a, s, c):
+    for i in range(a.size):
+        a[i] = s * a[i] + c
+
+
+@numba.njit(cache=True, fastmath=True)
+def _triad(a, b, c, s):
+    for i in range(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+def _best_seconds(fn, seconds):
+    fn()
+    best, spent = math.inf, 0.0
+    while spent < seconds:
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        spent += elapsed
+        best = min(best, elapsed)
+    return best
+
+
+def stream_bandwidth(n_values, seconds=0.3):
+    """GB/s of a read-only pass (8 B/value) and of a read–modify–write pass (16 B/value)
+    over ``n_values`` float64 (repeated so that each timing lasts ≥ 0.5 ms)."""
+    a = np.random.default_rng(0).standard_normal(n_values)
+    reps = max(1, int(60_000 // max(n_values, 1)))
+
+    def read():
+        for _ in range(reps):
+            _stream_read(a)
+
+    def rmw():
+        for _ in range(reps):
+            _stream_rmw(a, 0.999999, 1e-9)
+
+    t_read = _best_seconds(read, seconds)
+    t_rmw = _best_seconds(rmw, seconds)
+    return 8.0 * n_values * reps / t_read / 1e9, 16.0 * n_values * reps / t_rmw / 1e9
+
+
+def dram_triad_bandwidth(n_values=16_000_000, seconds=1.0):
+    """GB/s of ``a = b + s·c`` over three arrays of ``n_values`` float64 (24 B/value)."""
+    rng = np.random.default_rng(0)
+    a, b, c = np.empty(n_values), rng.standard_normal(n_values), rng.standard_normal(n_values)
+    t = _best_seconds(lambda: _triad(a, b, c, 0.5), seconds)
+    return 24.0 * n_values / t / 1e9
+
+
+# ----------------------------------------------------------------------------------------
+# grid
+# ----------------------------------------------------------------------------------------
+
+
+def measure(N, d, seconds, implementations, delta=0.5, kappa=0.4, eps=1e-4, beta=math.inf,
+            activation="mmn18"):
+    act = get_activation(activation)
+    W0 = (kappa / math.sqrt(d)) * np.random.default_rng(0).standard_normal((N, d))
+    rates = {}
+    for name, factory in implementations.items():
+        rates[name] = _rate(factory(W0, act, delta, eps, beta), seconds)
+    bw_read, bw_rmw = stream_bandwidth(N * d)
+    weights = N * d
+    bound_two_pass = 1.0 / (weights * (8.0 / (bw_read * 1e9) + 16.0 / (bw_rmw * 1e9)))
+    bound_one_pass = 1.0 / (weights * 16.0 / (bw_rmw * 1e9))
+    kernel = rates["numba kernel"]
+    return {
+        "N": N,
+        "d": d,
+        "steps_per_s": rates,
+        "stream_read_GBps": bw_read,
+        "stream_rmw_GBps": bw_rmw,
+        "bound_two_pass_steps_per_s": bound_two_pass,
+        "bound_one_pass_steps_per_s": bound_one_pass,
+        "kernel_fraction_of_two_pass_bound": kernel / bound_two_pass,
+        "kernel_fraction_of_one_pass_bound": kernel / bound_one_pass,
+        "ratios": {name: kernel / r for name, r in rates.items() if not name.startswith("numba")},
+        **({
+            "prototype_speedup": rates[PROTOTYPE] / kernel,
+            "prototype_fraction_of_two_pass_bound": rates[PROTOTYPE] / bound_two_pass,
+        } if PROTOTYPE in rates else {}),
+    }
+
+
+def run(quick=False, log=print):
+    from . import proto_sgd_kernel
+
+    implementations = {**IMPLEMENTATIONS, PROTOTYPE: proto_sgd_kernel.prototype_steps}
+    skipped = {}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        implementations.pop("torch")
+        skipped["torch"] = "not installed"
+    sizes = [(100, 40)] if quick else [(N, d) for N in GRID_N for d in GRID_D]
+    seconds = 0.3 if quick else 1.0
+    result = {"machine": common.machine(), "quick": quick, "skipped": skipped,
+              "implementations": list(implementations), "rows": []}
+    result["dram_triad_GBps"] = dram_triad_bandwidth(2_000_000 if quick else 16_000_000)
+    max_diff, zero_fraction = proto_sgd_kernel.check_same_weights(n_steps=300 if quick else 3000)
+    result["prototype_check"] = {"max_abs_weight_diff": max_diff,
+                                 "zero_gradient_fraction_at_init": zero_fraction}
+    for N, d in sizes:
+        log(f"  SGD N = {N}, d = {d}")
+        result["rows"].append(measure(N, d, seconds, implementations))
+    return result
+
+
+def markdown(result) -> str:
+    impls = [i for i in result["implementations"] if i != PROTOTYPE]
+    peers = [i for i in impls if i != "numba kernel"]
+    has_proto = PROTOTYPE in result["implementations"]
+    lines = [
+        "## Online SGD: compiled kernel vs NumPy, SciPy BLAS and PyTorch",
+        "",
+        "Gaussian classes (Δ = 0.5, MMN18 activation), batch 1, one thread, float64; "
+        "steps per second (each implementation samples its own x every step). Bound: two "
+        "passes over the weights (read for h = Wx, read + write for the update: 24 B/weight) "
+        "at the bandwidth of streaming kernels over an array of the size of W, measured in "
+        "the same run; the kernel itself needs one pass (16 B/weight), so it can beat the "
+        "two-pass bound. DRAM triad bandwidth in the same run: "
+        f"{result['dram_triad_GBps']:.1f} GB/s.",
+        "",
+        "| N | d | " + " | ".join(f"{i} (steps/s)" for i in impls)
+        + " | " + " | ".join(f"kernel / {o}" for o in peers)
+        + " | stream GB/s (read, rmw) | two-pass bound (steps/s) | kernel / bound "
+        "| kernel / one-pass bound |"
+        + (" prototype / kernel | prototype / bound |" if has_proto else ""),
+        "|---|---|" + "---|" * (len(impls) + len(peers) + 4 + (2 if has_proto else 0)),
+    ]
+    for r in result["rows"]:
+        rates = " | ".join(f"{r['steps_per_s'][i]:,.0f}" for i in impls)
+        ratios = " | ".join(common.fmt_ratio(r["ratios"][o]) for o in peers)
+        proto = (f" {common.fmt_ratio(r['prototype_speedup'])} | "
+                 f"{100 * r['prototype_fraction_of_two_pass_bound']:.0f}% |") if has_proto else ""
+        lines.append(
+            f"| {r['N']} | {r['d']} | {rates} | {ratios} | "
+            f"{r['stream_read_GBps']:.0f}, {r['stream_rmw_GBps']:.0f} | "
+            f"{r['bound_two_pass_steps_per_s']:,.0f} | "
+            f"{100 * r['kernel_fraction_of_two_pass_bound']:.0f}% | "
+            f"{100 * r['kernel_fraction_of_one_pass_bound']:.0f}% |{proto}"
+        )
+    for name, why in result.get("skipped", {}).items():
+        lines.append(f"\n{name}: skipped ({why}).")
+    if has_proto:
+        c = result["prototype_check"]
+        lines += [
+            "",
+            "Prototype (`benchmarks/proto_sgd_kernel.py`, not used by the package): the batch-1 "
+            "path of `sgd_block` with (1) a read-only pass over the rows whose gradient is "
+            "zero (σ' = 0 outside (0.5, 1.5] for MMN18: "
+            f"{100 * c['zero_gradient_fraction_at_init']:.0f}% of the neurons at the "
+            "initialisation) and (2) σ and σ' evaluated once per neuron and step, right after "
+            "its pre-activation. Same weights as the kernel after 3000 steps up to "
+            f"{c['max_abs_weight_diff']:.0e} (summation order).",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--N", type=int, default=800)
@@ -136,32 +386,31 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    act = get_activation(args.activation)
-    rng = np.random.default_rng(0)
-    W0 = (args.kappa / math.sqrt(args.d)) * rng.standard_normal((args.N, args.d))
-    setup = (W0, act, args.delta, args.eps, args.beta)
-    rates = {
-        "numba kernel": _rate(numba_steps(*setup), args.seconds),
-        "numpy in-place": _rate(inplace_steps(*setup), args.seconds),
-        "numpy twin": _rate(twin_steps(*setup), args.seconds),
-        "scipy BLAS": _rate(blas_steps(*setup), args.seconds),
-    }
-    n_weights = args.N * args.d
+    implementations = {**IMPLEMENTATIONS, "numpy twin": twin_steps}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        implementations.pop("torch")
+    row = measure(args.N, args.d, args.seconds, implementations, args.delta, args.kappa,
+                  args.eps, args.beta, args.activation)
+    rates = row["steps_per_s"]
     numba_rate = rates["numba kernel"]
     print(
         f"online SGD, Gaussian classes: N = {args.N}, d = {args.d}, activation = "
-        f"{act.name}, beta = {args.beta:g}, batch = 1, one thread"
+        f"{args.activation}, beta = {args.beta:g}, batch = 1, one thread"
     )
     for name, rate in rates.items():
         ratio = "" if name == "numba kernel" else f"   numba / this = {numba_rate / rate:5.2f} x"
         print(f"  {name:15s}: {rate:9.0f} steps/s ({1e6 / rate:8.1f} us/step){ratio}")
-    print("  numpy in-place = h = W x; W += outer(2 s e σ'(h), x)  (the straightforward update)")
-    print("  numpy twin     = reducedpde.sgd.sgd_step_numpy (allocates new arrays each step)")
-    print("  scipy BLAS     = dgemv + in-place dger (two passes over W)")
     print(
-        f"  numba weight sweep: {16 * n_weights * numba_rate / 1e9:6.1f} GB/s (one fused pass, "
-        f"16 B/weight), {24 * n_weights * numba_rate / 1e9:6.1f} GB/s two-pass equivalent "
-        f"(24 B/weight)"
+        f"  streaming over {8 * args.N * args.d / 1e6:.2f} MB: read {row['stream_read_GBps']:.1f}"
+        f" GB/s, read-modify-write {row['stream_rmw_GBps']:.1f} GB/s"
+    )
+    print(
+        f"  two-pass bound {row['bound_two_pass_steps_per_s']:.0f} steps/s: kernel at "
+        f"{100 * row['kernel_fraction_of_two_pass_bound']:.0f}%; one-pass bound "
+        f"{row['bound_one_pass_steps_per_s']:.0f} steps/s: kernel at "
+        f"{100 * row['kernel_fraction_of_one_pass_bound']:.0f}%"
     )
 
 
