@@ -70,11 +70,11 @@ Writing and reading
 :func:`save` writes to a temporary file in the target directory
 (``.<stem>.tmp-<hex><suffix>``, see :mod:`reducedpde.atomic`) and moves it into place
 with :func:`os.replace` only after it is complete and closed; if anything fails, the
-temporary file is removed and an existing file at the target path is left untouched. :func:`load` refuses missing, unreadable, truncated and foreign files,
-files written by a newer format version and files lacking a required dataset, group or
-attribute, raising :class:`ResultFileError` (a :class:`ValueError`) with a one-line
-message that names the file and the problem. :func:`info` gives a short human-readable
-summary of a file.
+temporary file is removed and an existing file at the target path is left untouched.
+:func:`load` refuses missing, unreadable, truncated and foreign files, files written by
+a newer format version and files lacking a required dataset, group or attribute, raising
+:class:`ResultFileError` (a :class:`ValueError`) with a one-line message that names the
+file and the problem. :func:`info` gives a short human-readable summary of a file.
 """
 
 from __future__ import annotations
