@@ -94,6 +94,18 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         With ``.pde`` filled.
     """
     cfg = resolve(scenario, params)
+    if _is_multiindex(scenario):
+        from .multiindex_api import run_multiindex_pde
+
+        if initial_density is not None or xi is not None:
+            raise ValueError("multi-index scenarios take neither xi nor initial_density "
+                             "for the PDE (the initial law is set by the parameters)")
+        times, snaps = output_times(cfg)
+        pde = run_multiindex_pde(cfg, times, snaps)
+        config = dict(cfg)
+        config["xi"] = "constant 1"
+        config["initial_law"] = _multiindex_initial_law(cfg)
+        return RunResult(scenario=scenario, config=config, pde=pde)
     model = build_gaussian_model(cfg)
     grid = Grid1D.uniform(0.0, cfg["r_max"], cfg["cells"])
     masses = gaussian_initial_masses(cfg, grid, initial_density)
@@ -106,6 +118,20 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
     config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
     config["initial_law"] = "N(0, kappa^2/d I)" if initial_density is None else "user density"
     return RunResult(scenario=scenario, config=config, pde=pde)
+
+
+def _is_multiindex(scenario: str) -> bool:
+    return get_scenario(scenario).model == "multiindex"
+
+
+def _multiindex_initial_law(cfg: dict) -> str:
+    law = {"point": "a = a_init", "normal": "a ~ N(a_init, a_spread^2)",
+           "uniform": "a ~ U[a_init - a_spread, a_init + a_spread]"}[cfg["a_law"]]
+    if cfg["init"] == "gaussian":
+        w = "w ~ N(0, kappa^2/d I)"
+    else:
+        w = "s = 0, r = r_init"
+    return f"{law}, {w}" + (", projected to |w| = 1" if cfg["spherical"] else "")
 
 
 def _sgd_histogram_edges(cfg: dict, n_bins: int = 200) -> np.ndarray:
@@ -126,6 +152,16 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
     from .sgd import simulate_gaussians
 
     cfg = resolve(scenario, params)
+    if _is_multiindex(scenario):
+        from .multiindex_api import run_multiindex_sgd
+
+        times, snaps = output_times(cfg)
+        sgd = run_multiindex_sgd(cfg, times, snaps, xi=xi, progress=progress,
+                                 keep_weights=keep_weights)
+        config = dict(cfg)
+        config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
+        config["initial_law"] = _multiindex_initial_law(cfg)
+        return RunResult(scenario=scenario, config=config, sgd=sgd)
     if math.isinf(cfg["d"]):
         raise ValueError("parameter 'd' must be finite for SGD (got inf)")
     times, snaps = output_times(cfg)
@@ -150,10 +186,22 @@ def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None
     RunResult
         With ``.pde``, ``.sgd`` and ``.comparison``.
     """
+    if _is_multiindex(scenario):
+        if xi is not None:
+            raise ValueError("multi-index scenarios take no xi (constant step sizes)")
+        # fail on SGD-only constraints before solving the PDE
+        cfg = resolve(scenario, params)
+        if cfg["spherical"]:
+            raise ValueError(
+                "parameter 'spherical' must be false for validate (SGD simulates the free "
+                "(a, s, r) model; use `reducedpde pde` for the spherical variant)"
+            )
     pde_run = run_pde(scenario, params, xi=xi, progress=progress)
     sgd_run = run_sgd(scenario, params, xi=xi, progress=progress)
     cfg = pde_run.config
+    # neuron dimension D: d (radial Gaussian model), d + 1 with the second layer
+    dim = cfg["d"] + 1 if _is_multiindex(scenario) else cfg["d"]
     comparison = compare(pde_run.pde, sgd_run.sgd, n_neurons=cfg["N"], eps=cfg["eps"],
-                         dim=cfg["d"])
+                         dim=dim)
     return RunResult(scenario=scenario, config=cfg, pde=pde_run.pde, sgd=sgd_run.sgd,
                      comparison=comparison)

@@ -93,11 +93,13 @@ def _cmd_pde(args) -> int:
     if pde.attrs.get("interrupted"):
         print("reducedpde: interrupted; keeping the output times completed so far",
               file=sys.stderr)
+    if "n_atoms" in pde.attrs:
+        work = f"{pde.attrs['n_rhs']} velocity evaluations on {pde.attrs['n_atoms']} atoms"
+    else:
+        work = f"{pde.attrs['n_steps']} steps on {pde.attrs['n_cells']} cells"
     print(
         f"{args.scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
-        f"mean |w| = {pde.mean_norm[-1]:.6g}  "
-        f"({pde.attrs['n_steps']} steps on {pde.attrs['n_cells']} cells, "
-        f"{pde.attrs['wall_time_s']:.2f} s)"
+        f"mean |w| = {pde.mean_norm[-1]:.6g}  ({work}, {pde.attrs['wall_time_s']:.2f} s)"
     )
     if args.output:
         path = save(result, args.output)
@@ -141,7 +143,8 @@ def _comparison_table(result) -> str:
         f"{'sup_t |mean|w| gap|':<26}{m['sup_mean_norm']:>14.4g}",
         f"{'max_t W1(|w| law)':<26}{m['max_w1']:>14.4g}",
         f"{'tolerance':<26}{cmp_.tolerance:>14.4g}   "
-        f"= {m['tolerance_constant']:g} sqrt(max(1/N, eps)) sqrt(d + log(N/eps))",
+        f"= {m['tolerance_constant']:g} sqrt(max(1/N, eps)) sqrt(D + log(N/eps)), "
+        f"D = {m['D']:g}",
         "PASS" if cmp_.passed else "FAIL: discrepancy above tolerance",
     ]
     return "\n".join(lines)
@@ -154,8 +157,13 @@ def _cmd_validate(args) -> int:
     params = _collect_params(args)
     result = validate(args.scenario, params, progress=not args.quiet)
     cfg = result.config
-    print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
-          f"kappa={cfg['kappa']:g}, delta={cfg['delta']:g}, seeds={cfg['seeds']}")
+    if "delta" in cfg:
+        print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
+              f"kappa={cfg['kappa']:g}, delta={cfg['delta']:g}, seeds={cfg['seeds']}")
+    else:
+        print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, k={cfg['k']}, "
+              f"target={cfg['target']}, inputs={cfg['inputs']}, eps={cfg['eps']:g}, "
+              f"batch={cfg['batch']}, seeds={cfg['seeds']}")
     print(_comparison_table(result))
     if args.output:
         print(f"wrote {save(result, args.output)}")

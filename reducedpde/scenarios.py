@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from .activations import list_activations
 from .params import Param, validate
 
-__all__ = ["GAUSSIANS_PARAMETERS", "SCENARIOS", "Scenario", "list_scenarios", "resolve"]
+__all__ = [
+    "GAUSSIANS_PARAMETERS",
+    "MULTIINDEX_PARAMETERS",
+    "MULTIINDEX_TARGETS",
+    "SCENARIOS",
+    "Scenario",
+    "list_scenarios",
+    "resolve",
+]
 
 
 def _p(name, kind, default, doc, **kw):
@@ -73,7 +81,129 @@ def _gaussians_checks(cfg: dict) -> str | None:
     return None
 
 
-MODELS = {"gaussians": (GAUSSIANS_PARAMETERS, (_gaussians_checks,))}
+#: Named targets of the multi-index model: name -> (description, required k or None).
+MULTIINDEX_TARGETS = {
+    "single-index": ("φ = He_1(z) + He_2(z)/2 (probabilists' He, E φ² = 3/2)", 1),
+    "bmz23": ("φ = He_0 − He_1 + (2/3) He_2 (orthonormal He, BMZ23)", 1),
+    "staircase": ("φ = z_1 + z_1 z_2 + … + z_1 ⋯ z_k (ABM22 for k = 4)", None),
+}
+
+_SOLVER_METHODS = ("DOP853", "RK45", "LSODA", "Radau", "BDF")
+
+MULTIINDEX_PARAMETERS = dict(
+    [
+        # physics
+        _p("inputs", "str", "gaussian", "input law: N(0, I_d) or uniform on {±1}^d",
+           choices=("gaussian", "hypercube")),
+        _p("k", "int", 1, "number of relevant coordinates z = (x_1 … x_k)", low=1, high=4),
+        _p("d", "int", 40, "input dimension (SGD; initial spread κ²/d of the PDE)", low=2,
+           high=1e7),
+        _p("target", "str", "single-index", "target φ(z) (see MULTIINDEX_TARGETS)",
+           choices=tuple(MULTIINDEX_TARGETS)),
+        _p("activation", "str", "relu", "activation σ", choices=tuple(list_activations())),
+        _p("sigmoid_shift", "float", 0.0,
+           "shift of 'shifted-sigmoid': σ(t) = 1/(1 + e^{−(t − shift)}) − 1/2", low=-1e3,
+           high=1e3),
+        _p("spherical", "bool", False,
+           "BMZ23's spherical model |s|² + r² = 1 (PDE only; SGD is the free model)"),
+        _p("lr_ratio", "float", 1.0, "learning-rate ratio ξ_a/ξ_w (second / first layer)",
+           low=0, high=1e12, low_open=True),
+        _p("xi_w", "float", 1.0, "first-layer rate ξ_w (ξ_a = lr_ratio · ξ_w)", low=0,
+           high=1e6, low_open=True),
+        _p("lam", "float", 0.0, "weight decay λ", low=0, high=1e6),
+        # initial law
+        _p("init", "str", "gaussian",
+           "first layer at t = 0: w ~ N(0, κ²/d I) or degenerate s = 0, r = r_init",
+           choices=("gaussian", "degenerate")),
+        _p("kappa", "float", 1.0, "initial scale (init=gaussian): w ~ N(0, κ²/d I)", low=0,
+           high=1e3, low_open=True),
+        _p("r_init", "float", 1.0, "initial r = ‖w_⊥‖ (init=degenerate)", low=0, high=1e3),
+        _p("a_law", "str", "point",
+           "second layer at t = 0: a_init, N(a_init, a_spread²) or U[a_init ± a_spread]",
+           choices=("point", "normal", "uniform")),
+        _p("a_init", "float", 0.0, "centre of the initial law of a", low=-1e3, high=1e3),
+        _p("a_spread", "float", 0.0, "spread of the initial law of a", low=0, high=1e3),
+        _p("t_max", "float", 10.0, "final time t = kε", low=0, high=1e12, low_open=True),
+        _p("t_min", "float", 1e-2, "first non-zero output time (log-spaced outputs)", low=0,
+           high=1e12, low_open=True),
+        _p("n_times", "int", 60, "number of output times (incl. t=0)", low=2, high=1e6),
+        _p("n_snapshots", "int", 6, "number of ‖w‖ snapshots", low=2, high=1e4),
+        # PDE numerics (Lagrangian solver)
+        _p("atoms_a", "int", 8, "Gauss nodes of the initial law of a (1 if a_law=point)",
+           low=1, high=1e4),
+        _p("atoms_s", "int", 8, "Gauss–Hermite nodes per s coordinate (init=gaussian)",
+           low=1, high=1e3),
+        _p("atoms_r", "int", 4, "generalised Gauss–Laguerre nodes in r (init=gaussian)",
+           low=1, high=1e3),
+        _p("latent_nodes", "int", 0, "Gauss–Hermite nodes per latent dimension (0: default)",
+           low=0, high=1e4),
+        _p("method", "str", "DOP853", "ODE integrator of the Lagrangian solver",
+           choices=_SOLVER_METHODS),
+        _p("rtol", "float", 1e-8, "relative tolerance of the ODE integrator", low=0,
+           high=1e-2, low_open=True),
+        _p("cells", "int", 400, "histogram cells of ‖w‖ on [0, r_max]", low=10, high=1e7),
+        _p("r_max", "float", 4.0, "outer edge of the ‖w‖ histograms", low=0, high=1e4,
+           low_open=True),
+        # SGD
+        _p("N", "int", 200, "number of neurons (SGD)", low=1, high=1e7),
+        _p("eps", "float", 1e-5, "SGD step size ε (s_k = ε ξ)", low=0, high=10,
+           low_open=True),
+        _p("batch", "int", 1, "SGD mini-batch size", low=1, high=1e6),
+        _p("n_test", "int", 10000, "test-set size of the SGD risk (hypercube inputs)", low=2,
+           high=1e8),
+        _p("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
+        _p("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    ]
+)
+
+#: largest number of atoms of the PDE's initial law
+MAX_ATOMS = 100_000
+
+
+def multiindex_atom_count(cfg: dict) -> int:
+    """Number of atoms of the PDE's initial law (tensor quadrature)."""
+    n = 1 if cfg["a_law"] == "point" else cfg["atoms_a"]
+    if cfg["init"] == "gaussian":
+        n *= cfg["atoms_s"] ** cfg["k"] * cfg["atoms_r"]
+    return n
+
+
+def _multiindex_checks(cfg: dict) -> str | None:
+    if cfg["t_min"] >= cfg["t_max"]:
+        return f"parameter 't_min' must be < t_max={cfg['t_max']:g}, got {cfg['t_min']:g}"
+    if cfg["k"] > cfg["d"]:
+        return f"parameter 'k' must be <= d={cfg['d']}, got {cfg['k']}"
+    need = MULTIINDEX_TARGETS[cfg["target"]][1]
+    if need is not None and cfg["k"] != need:
+        return f"parameter 'k' must be {need} for target {cfg['target']!r}, got {cfg['k']}"
+    if cfg["init"] == "gaussian" and cfg["d"] < cfg["k"] + 2:
+        return (f"parameter 'd' must be >= k + 2 = {cfg['k'] + 2} for init='gaussian', "
+                f"got {cfg['d']}")
+    if cfg["spherical"] and cfg["inputs"] != "gaussian":
+        return "parameter 'spherical' must be false for inputs='hypercube'"
+    if cfg["a_law"] != "point" and not cfg["a_spread"] > 0:
+        return f"parameter 'a_spread' must be > 0 for a_law={cfg['a_law']!r}"
+    count = multiindex_atom_count(cfg)
+    if count > MAX_ATOMS:
+        return (f"parameters 'atoms_a', 'atoms_s', 'atoms_r' give {count} atoms "
+                f"(atoms_a · atoms_s^k · atoms_r); at most {MAX_ATOMS}")
+    d = cfg["d"]
+    if cfg["spherical"]:
+        support = 1.0
+    elif cfg["init"] == "gaussian":
+        support = cfg["kappa"] * (1.0 + 8.0 / math.sqrt(2.0 * d))
+    else:
+        support = cfg["r_init"]
+    if support >= cfg["r_max"]:
+        return (f"parameter 'r_max' must exceed the initial support of ‖w‖ ({support:.4g}), "
+                f"got {cfg['r_max']:g}")
+    return None
+
+
+MODELS = {
+    "gaussians": (GAUSSIANS_PARAMETERS, (_gaussians_checks,)),
+    "multiindex": (MULTIINDEX_PARAMETERS, (_multiindex_checks,)),
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +261,50 @@ SCENARIOS = {
             "MMN18 noisy distributional dynamics (Langevin), Eq. (13) with β < ∞",
             {"N": 200, "d": 40, "kappa": 0.4, "beta": 80.0, "lam": 0.1, "eps": 1e-5,
              "t_max": 10.0, "cells": 800, "n_times": 60, "seeds": 2},
+        ),
+        Scenario(
+            "single-index-quick",
+            "multiindex",
+            "Single-index model, Gaussian inputs, k = 1, φ = He_1 + He_2/2, ReLU, d = 20, "
+            "N = 200, ε = 5e-5 (ε·d = 1e-3), a_0 = 0, w ~ N(0, I/d), t ≤ 10: PDE and SGD "
+            "in well under a minute on one core.",
+            "reduced (a, s, r) mean-field dynamics, docs/multiindex.md; small check case",
+            {"inputs": "gaussian", "k": 1, "d": 20, "target": "single-index",
+             "activation": "relu", "kappa": 1.0, "a_law": "point", "a_init": 0.0,
+             "t_max": 10.0, "t_min": 1e-2, "n_times": 40, "n_snapshots": 5, "N": 200,
+             "eps": 5e-5, "seeds": 2, "atoms_s": 16, "atoms_r": 4, "r_max": 8.0},
+        ),
+        Scenario(
+            "bmz23",
+            "multiindex",
+            "BMZ23 staged learning: φ = He_0 − He_1 + (2/3)He_2 (orthonormal He), ReLU, "
+            "spherical (a, s) model, lr_ratio = ξ_a/ξ_w = 1/ε_bmz with ξ_w = 1/2 "
+            "(ε_bmz = 1e-6; -p lr_ratio=1e3 for ε_bmz = 1e-3), a_0 = 0, s from w ~ N(0, I/d) "
+            "with d = 1e4 (s ≈ N(0, 1e-4)) on 10 Gauss–Hermite atoms, t ∈ [1e-6, 1e3]. "
+            "PDE only (SGD simulates the free model: -p spherical=false).",
+            "Berthier, Montanari, Zhou (2023), 'Learning time-scales in two-layers neural "
+            "networks', single-index example",
+            {"inputs": "gaussian", "k": 1, "d": 10000, "target": "bmz23",
+             "activation": "relu", "spherical": True, "lr_ratio": 1e6, "xi_w": 0.5,
+             "kappa": 1.0, "a_law": "point", "a_init": 0.0, "t_max": 1e3, "t_min": 1e-6,
+             "n_times": 181, "n_snapshots": 7, "atoms_s": 10, "atoms_r": 1,
+             "method": "LSODA", "rtol": 1e-9, "N": 200, "eps": 1e-7},
+        ),
+        Scenario(
+            "staircase",
+            "multiindex",
+            "ABM22 Fig. 1 staircase h* = z1 + z1z2 + z1z2z3 + z1z2z3z4 on the hypercube, "
+            "d = N = 100, σ(t) = 1/(1 + e^{−(t+2)}) − 1/2, ξ_a/ξ_w = 10, degenerate start "
+            "a ~ U[−1, 1], s = 0, r = 1 (8 Gauss–Legendre atoms in a), t ≤ 60; SGD: "
+            "ε = 1e-3, mini-batches of 10 samples, 4 seeds.",
+            "Abbe, Boix-Adsera, Misiakiewicz (2022), 'The merged-staircase property', Fig. 1 "
+            "(the activation and batch size of the figure are not given there; ours)",
+            {"inputs": "hypercube", "k": 4, "d": 100, "target": "staircase",
+             "activation": "shifted-sigmoid", "sigmoid_shift": -2.0, "lr_ratio": 10.0,
+             "xi_w": 1.0, "init": "degenerate", "r_init": 1.0, "a_law": "uniform",
+             "a_init": 0.0, "a_spread": 1.0, "atoms_a": 8, "t_max": 60.0, "t_min": 0.1,
+             "n_times": 100, "n_snapshots": 7, "N": 100, "eps": 1e-3, "batch": 10,
+             "seeds": 4, "n_test": 10000, "r_max": 12.0},
         ),
     ]
 }
