@@ -1,6 +1,6 @@
 r"""Compiled time integrators for 1-D mean-field equations with a low-rank interaction.
 
-Both integrators solve, for the cell masses ``m`` of :mod:`reducedpde.fv.kernels`,
+The integrators solve, for the cell masses ``m`` of :mod:`reducedpde.fv.kernels`,
 
     ∂_t ρ = μ ∂_r(ρ ∂_r ψ_λ) + (μ/β) ∂_r(∂_r ρ − ρ ∂_r S),                         (1)
     ψ_λ(r; ρ) = b(r) + Σ_l w_l A_l f_l(r),    A_l = ∫ f_l dρ,
@@ -18,6 +18,11 @@ caller through the time change ``τ = ∫ ξ``.
   step is adapted so that the L1 change of the masses per step stays near ``step_tol``:
   it is not limited by the diffusive CFL, and it grows as the solution approaches the
   steady state.
+* :func:`integrate_drift_diffusion_trbdf2` — ``β < ∞``, second order: the same fluxes with
+  the L-stable TR-BDF2 pair and local-error control. Far more accurate per step in
+  transients; positive only up to round-off (``−1e-13`` of the mass) and slower than
+  implicit Euler to settle on the exact discrete Gibbs state, so it is not yet the default
+  of :func:`reducedpde.fv.radial.solve_radial`.
 
 Return status codes: ``STATUS_OK``, ``STATUS_BOUNDARY`` (mass reached the last cell),
 ``STATUS_NONFINITE`` (NaN/inf in the state), ``STATUS_NEGATIVE`` (negative mass beyond
