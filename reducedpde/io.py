@@ -67,6 +67,11 @@ The ``config`` attribute is plain JSON (no ``"json:"`` prefix) under the same ru
 
 Writing and reading
 -------------------
+Integrity: the first ``USERBLOCK_SIZE`` = 512 bytes of every file are an HDF5 user block
+holding ``reducedpde-sha256:`` and the SHA-256 of the rest of the file. :func:`load` checks
+it before the HDF5 library parses anything (some corruptions of HDF5 metadata make the
+library loop rather than fail); a file without the stamp is left to HDF5's own checks.
+
 :func:`save` writes to a temporary file in the target directory
 (``.<stem>.tmp-<hex><suffix>``, see :mod:`reducedpde.atomic`) and moves it into place
 with :func:`os.replace` only after it is complete and closed; if anything fails, the
@@ -80,6 +85,7 @@ file and the problem. :func:`info` gives a short human-readable summary of a fil
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +112,11 @@ FORMAT_VERSION = 1
 
 #: Arrays with more elements than this are stored gzip-compressed.
 COMPRESS_THRESHOLD = 10_000
+
+#: bytes reserved before the HDF5 data; they hold ``CHECKSUM_MAGIC`` + SHA-256 (hex) of the
+#: rest of the file, checked by :func:`load` before the HDF5 library reads anything
+USERBLOCK_SIZE = 512
+CHECKSUM_MAGIC = b"reducedpde-sha256:"
 
 PACKAGE_NAME = "reducedpde"
 
@@ -328,13 +339,50 @@ def save(result: RunResult, path) -> Path:
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        h5file = h5py.File(tmp, "w", track_order=True)
+        h5file = h5py.File(tmp, "w", track_order=True, userblock_size=USERBLOCK_SIZE)
         try:
             _write_file(h5file, result)
             h5file.flush()
         finally:
             h5file.close()
+        _write_checksum(tmp)
     return path
+
+
+def _content_digest(handle) -> str:
+    """SHA-256 of everything after the user block."""
+    handle.seek(USERBLOCK_SIZE)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_checksum(path: Path) -> None:
+    """Store the SHA-256 of the HDF5 content in the file's user block (bytes 0–511)."""
+    with open(path, "r+b") as handle:
+        stamp = CHECKSUM_MAGIC + _content_digest(handle).encode("ascii")
+        handle.seek(0)
+        handle.write(stamp.ljust(USERBLOCK_SIZE, b"\0"))
+
+
+def _verify_checksum(path: Path) -> None:
+    """Refuse a file whose content does not match the checksum in its user block.
+
+    Runs before the HDF5 library parses anything: some corruptions of HDF5 metadata make
+    the library loop instead of failing. Files without a stamp are left to HDF5's checks.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(USERBLOCK_SIZE)
+            if not head.startswith(CHECKSUM_MAGIC):
+                return
+            stored = head[len(CHECKSUM_MAGIC) : len(CHECKSUM_MAGIC) + 64].decode("ascii", "replace")
+            actual = _content_digest(handle)
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot be read ({_one_line(exc)})") from exc
+    if stored != actual:
+        raise ResultFileError(f"{path}: checksum mismatch, the file is truncated or corrupt")
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -357,6 +405,7 @@ def _open_checked(path: Path):
         raise ResultFileError(f"{path}: cannot be read ({_one_line(exc)})") from exc
     if not is_hdf5:
         raise ResultFileError(f"{path}: not an HDF5 file")
+    _verify_checksum(path)
     try:
         h5file = h5py.File(path, "r")
     except OSError as exc:
@@ -365,6 +414,13 @@ def _open_checked(path: Path):
         ) from exc
     try:
         _check_header(path, h5file)
+    except ResultFileError:
+        h5file.close()
+        raise
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+        # h5py reports corrupt metadata while reading the attributes
+        h5file.close()
+        raise ResultFileError(f"{path}: HDF5 file is corrupt ({_one_line(exc)})") from exc
     except BaseException:
         h5file.close()
         raise

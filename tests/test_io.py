@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,14 @@ from reducedpde.results import ComparisonResult, PDEResult, RunResult, SGDResult
 
 # -- helpers ---------------------------------------------------------------------------
 
+
+
+@contextlib.contextmanager
+def edited(path):
+    """Edit a saved file with h5py, then re-stamp its checksum (as a writer would)."""
+    with h5py.File(path, "a") as f:
+        yield f
+    io._write_checksum(path)
 
 def _same(a, b) -> bool:
     """Exact equality of JSON-like values, with matching types and nan == nan."""
@@ -498,14 +507,14 @@ def test_load_file_of_another_package(tmp_path):
 
 def test_load_file_without_format_version(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f.attrs["format_version"]
     assert "format_version" in _load_error(path)
 
 
 def test_load_newer_format_version(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         f.attrs["format_version"] = io.FORMAT_VERSION + 1
     message = _load_error(path)
     assert "newer reducedpde" in message and "upgrade" in message
@@ -513,42 +522,42 @@ def test_load_newer_format_version(saved):
 
 def test_load_missing_dataset(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["pde/risk"]
     assert "/pde/risk" in _load_error(path)
 
 
 def test_load_missing_sgd_dataset(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["sgd/histograms"]
     assert "/sgd/histograms" in _load_error(path)
 
 
 def test_load_missing_comparison_metrics_group(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["comparison/metrics"]
     assert "/comparison/metrics" in _load_error(path)
 
 
 def test_load_missing_comparison_attribute(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["comparison"].attrs["tolerance"]
     assert "tolerance" in _load_error(path)
 
 
 def test_load_missing_config(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f.attrs["config"]
     assert "config" in _load_error(path)
 
 
 def test_load_group_where_dataset_expected(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["pde/t"]
         f["pde"].create_group("t")
     assert "/pde/t" in _load_error(path)
@@ -580,6 +589,28 @@ def test_info_refuses_bad_files(tmp_path):
 
 def test_load_without_extra_group_gives_empty_extra(saved):
     _, path = saved
-    with h5py.File(path, "a") as f:
+    with edited(path) as f:
         del f["pde/extra"]
     assert io.load(path).pde.extra == {}
+
+
+def test_file_changed_after_saving_fails_the_checksum(saved):
+    _, path = saved
+    with h5py.File(path, "a") as f:
+        f["pde/risk"][0] = 42.0
+    with pytest.raises(io.ResultFileError, match="checksum mismatch"):
+        io.load(path)
+
+
+def test_flipped_bytes_are_caught_before_hdf5_parses_the_file(saved, tmp_path):
+    _, path = saved
+    raw = bytearray(path.read_bytes())
+    rng = np.random.default_rng(140)
+    for _ in range(20):
+        damaged = bytearray(raw)
+        for pos in rng.integers(io.USERBLOCK_SIZE, len(raw), size=16):
+            damaged[pos] ^= 0xFF
+        bad = tmp_path / "flipped.h5"
+        bad.write_bytes(bytes(damaged))
+        with pytest.raises(io.ResultFileError, match=r"checksum mismatch|not an HDF5"):
+            io.load(bad)
