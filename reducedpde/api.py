@@ -103,7 +103,7 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         times, snaps = output_times(cfg)
         pde = run_multiindex_pde(cfg, times, snaps)
         config = dict(cfg)
-        config["xi"] = "constant 1"
+        config["xi"] = _describe_schedule(None)
         config["initial_law"] = _multiindex_initial_law(cfg)
         return RunResult(scenario=scenario, config=config, pde=pde)
     model = build_gaussian_model(cfg)
@@ -115,9 +115,14 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"], progress=progress,
     )
     config = dict(cfg)
-    config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
+    config["xi"] = _describe_schedule(xi)
     config["initial_law"] = "N(0, kappa^2/d I)" if initial_density is None else "user density"
     return RunResult(scenario=scenario, config=config, pde=pde)
+
+
+def _describe_schedule(xi) -> str:
+    """How a step-size schedule is recorded in a result's config."""
+    return "constant 1" if xi is None else getattr(xi, "__name__", "user function")
 
 
 def _is_multiindex(scenario: str) -> bool:
@@ -159,7 +164,7 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         sgd = run_multiindex_sgd(cfg, times, snaps, xi=xi, progress=progress,
                                  keep_weights=keep_weights)
         config = dict(cfg)
-        config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
+        config["xi"] = _describe_schedule(xi)
         config["initial_law"] = _multiindex_initial_law(cfg)
         return RunResult(scenario=scenario, config=config, sgd=sgd)
     if math.isinf(cfg["d"]):
@@ -173,7 +178,7 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         keep_weights=keep_weights, progress=progress,
     )
     config = dict(cfg)
-    config["xi"] = "constant 1" if xi is None else getattr(xi, "__name__", "user function")
+    config["xi"] = _describe_schedule(xi)
     return RunResult(scenario=scenario, config=config, sgd=sgd)
 
 
