@@ -6,7 +6,7 @@
     reducedpde pde SCENARIO [-p k=v ...] [-o out.h5] [--config file.toml]
     reducedpde sgd SCENARIO [-p k=v ...] [-o out.h5] [--seeds K]
     reducedpde validate SCENARIO [-p k=v ...] [-o results.h5] [--seeds K] [--plot risk.png]
-    reducedpde plot results.h5 [-o fig.png] [--densities dens.png]
+    reducedpde plot results.h5 [-o fig.png] [--densities dens.png] [--fourier coef.png]
     reducedpde info FILE.h5
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
@@ -176,13 +176,15 @@ def _cmd_validate(args) -> int:
 
 def _cmd_plot(args) -> int:
     from .io import load
-    from .plot import densities, risk_curves, save_figure
+    from .plot import densities, fourier_coefficients, risk_curves, save_figure
 
     result = load(args.file)
     output = args.output or str(Path(args.file).with_suffix(".png"))
     print(f"wrote {save_figure(risk_curves(result), output)}")
     if args.densities:
         print(f"wrote {save_figure(densities(result), args.densities)}")
+    if args.fourier:
+        print(f"wrote {save_figure(fourier_coefficients(result), args.fourier)}")
     return 0
 
 
@@ -246,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_plot.add_argument("-o", "--output", metavar="FIG.png",
                         help="risk curves (default: FILE with .png)")
     p_plot.add_argument("--densities", metavar="FIG.png", help="also plot density snapshots")
+    p_plot.add_argument("--fourier", metavar="FIG.png",
+                        help="also plot Fourier coefficients over time (hypercube runs)")
     p_plot.set_defaults(func=_cmd_plot)
 
     p_info = sub.add_parser("info", help="summarise a result file")

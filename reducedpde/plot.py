@@ -23,7 +23,13 @@ import numpy as np
 from .atomic import atomic_path
 from .results import RunResult
 
-__all__ = ["FIGURE_FORMATS", "densities", "risk_curves", "save_figure"]
+__all__ = [
+    "FIGURE_FORMATS",
+    "densities",
+    "fourier_coefficients",
+    "risk_curves",
+    "save_figure",
+]
 
 #: File suffixes accepted by :func:`save_figure`.
 FIGURE_FORMATS = (".png", ".pdf", ".svg")
@@ -457,6 +463,69 @@ def densities(result: RunResult, times=None, ax=None, max_panels: int = 6):
 
 
 # -- saving ----------------------------------------------------------------------------
+
+
+def _character_label(subset) -> str:
+    """``[0, 1]`` → ``z1z2`` (1-based coordinates); the empty set is the constant ``1``."""
+    return "".join(f"z{j + 1}" for j in subset) or "1"
+
+
+def fourier_coefficients(result: RunResult, sets=None, ax=None, threshold: float = 0.05):
+    r"""Fourier–Walsh coefficients ``E[f̂(z) Π_{j∈S} z_j]`` of the learned function over time.
+
+    Hypercube multi-index runs (ABM22 Fig. 1, right): the PDE's coefficients
+    (``pde.extra['fourier']``, sets in ``pde.attrs['fourier_sets']``) as lines and, when
+    present, SGD's (``sgd.extra['snapshot_fourier']``: mean over seeds with a 95% band) as
+    symbols, on a log time axis.
+
+    Parameters
+    ----------
+    result : RunResult
+    sets : sequence of sequences of int, optional
+        Subsets ``S`` (0-based coordinates) to draw; default: those whose PDE coefficient
+        reaches ``threshold`` in absolute value.
+    ax : matplotlib Axes, optional
+    threshold : float
+        Selection threshold for the default ``sets``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    pde = result.pde
+    if pde is None or "fourier" not in pde.extra or "fourier_sets" not in pde.attrs:
+        raise ValueError("the result has no Fourier coefficients (hypercube multi-index runs)")
+    all_sets = [tuple(S) for S in pde.attrs["fourier_sets"]]
+    coeffs = np.asarray(pde.extra["fourier"], dtype=float)
+    if sets is None:
+        sets = [S for k, S in enumerate(all_sets) if np.abs(coeffs[:, k]).max() >= threshold]
+    sets = [tuple(S) for S in sets]
+    unknown = [S for S in sets if S not in all_sets]
+    if unknown:
+        raise ValueError(f"sets {unknown} are not among the recorded sets {all_sets}")
+    if ax is None:
+        ax = _new_figure((6.4, 4.4)).add_subplot()
+    sgd = result.sgd
+    sgd_values = None
+    if sgd is not None and "snapshot_fourier" in sgd.extra:
+        sgd_sets = [tuple(S) for S in sgd.attrs.get("fourier_sets", all_sets)]
+        sgd_values = np.asarray(sgd.extra["snapshot_fourier"], dtype=float)
+    colors = [f"C{i % 10}" for i in range(len(sets))]
+    for S, color in zip(sets, colors):
+        k = all_sets.index(S)
+        t, line = _positive(pde.t, coeffs[:, k])
+        ax.plot(t, line, "-", color=color, label=f"PDE {_character_label(S)}")
+        if sgd_values is not None and S in sgd_sets:
+            mean, half = _seed_stats(sgd_values[..., sgd_sets.index(S)])
+            ts, mean, half = _positive(sgd.snapshot_times, mean, half)
+            ax.plot(ts, mean, "o", mfc="none", color=color, label=f"SGD {_character_label(S)}")
+            if half is not None:
+                ax.fill_between(ts, mean - half, mean + half, color=color, alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("t")
+    ax.set_ylabel("Fourier coefficient")
+    _dedup_legend(ax, fontsize="small")
+    return ax.figure
 
 
 def save_figure(fig, path, dpi: int = 150, **savefig_kwargs) -> Path:

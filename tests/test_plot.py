@@ -381,3 +381,39 @@ def test_plots_after_io_round_trip(tmp_path):
     assert len(fig.axes[0].get_lines()) == 2
     assert len(plot.densities(loaded, times=[0.0, 100.0]).axes) == 2
     assert plot.save_figure(fig, tmp_path / "risk.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def _fourier_result(with_sgd=True):
+    sets = [[], [0], [1], [0, 1]]
+    t = np.concatenate([[0.0], np.geomspace(0.1, 10, 9)])
+    coeffs = np.stack([np.zeros(10), np.tanh(t), 0.5 * np.tanh(t / 3), np.full(10, 0.01)],
+                      axis=1)
+    pde = PDEResult(t=t, risk=np.ones(10), mean_norm=np.ones(10),
+                    snapshot_times=t[[0, 5, 9]], densities=np.ones((3, 4)),
+                    grid_edges=np.linspace(0, 1, 5), attrs={"fourier_sets": sets},
+                    extra={"fourier": coeffs})
+    sgd = None
+    if with_sgd:
+        snap = np.stack([coeffs[[0, 5, 9]], coeffs[[0, 5, 9]] + 0.01])  # 2 seeds
+        sgd = SGDResult(t=t, risk=np.ones((2, 10)), mean_norm=np.ones((2, 10)),
+                        snapshot_times=t[[0, 5, 9]], histograms=np.ones((2, 3, 4)),
+                        hist_edges=np.linspace(0, 1, 5), seeds=np.array([0, 1]),
+                        attrs={"fourier_sets": sets}, extra={"snapshot_fourier": snap})
+    return RunResult("staircase", {}, pde=pde, sgd=sgd)
+
+
+def test_fourier_coefficients_draw_the_coefficients_above_threshold():
+    fig = plot.fourier_coefficients(_fourier_result())
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["PDE z1", "SGD z1", "PDE z2", "SGD z2"]  # constant and z1z2 too small
+    assert len(ax.collections) == 2  # a 95% band per SGD set
+
+
+def test_fourier_coefficients_need_hypercube_data():
+    pde = PDEResult(t=np.arange(3.0), risk=np.ones(3), mean_norm=np.ones(3),
+                    snapshot_times=np.zeros(1), densities=np.ones((1, 2)),
+                    grid_edges=np.linspace(0, 1, 3))
+    with pytest.raises(ValueError, match="no Fourier coefficients"):
+        plot.fourier_coefficients(RunResult("gaussians", {}, pde=pde))
