@@ -5,7 +5,8 @@ For an activation ``σ`` and ``G ~ N(0, 1)`` the reduced models need
 * ``q(a) = E σ(aG)``                          (:meth:`Activation.gaussian_mean`),
 * ``h_k(a) = E[σ(aG) He_k(G)]``               (:meth:`Activation.hermite_coefficients`),
   with ``He_k`` the probabilists' Hermite polynomials (``E He_k² = k!``), and ``∂_a h_k``,
-* ``E σ(aG)²``                                (:meth:`Activation.gaussian_second_moment`),
+* ``E σ(aG)²``, ``E σ(t + rG)²``              (:meth:`Activation.gaussian_second_moment`,
+  :meth:`Activation.smoothed_second_moment`),
 * ``σ_r(t) = E σ(t + rG)``                    (:meth:`Activation.smoothed`).
 
 Mehler's formula ``E[f(G_1) g(G_2)] = Σ_k c^k E[f He_k] E[g He_k] / k!`` for a pair of
@@ -95,10 +96,15 @@ class Activation:
         return self.hermite_coefficients(a, 0)[..., 0]
 
     def gaussian_second_moment(self, a):
-        """``E σ(aG)²``."""
-        a = np.asarray(a, dtype=float)
+        """``E σ(aG)²`` (``= E σ(0 + |a| G)²``, see :meth:`smoothed_second_moment`)."""
+        a = np.abs(np.asarray(a, dtype=float))
+        return self.smoothed_second_moment(np.zeros_like(a), a)
+
+    def smoothed_second_moment(self, t, r):
+        """``E σ(t + rG)²`` (vectorised, broadcasting ``t`` against ``r``)."""
+        t, r = np.broadcast_arrays(np.asarray(t, float), np.asarray(r, float))
         g, w = self._rule()
-        vals = self.value(a[..., None] * g)
+        vals = self.value(t[..., None] + r[..., None] * g)
         return (vals * vals) @ w
 
     def hermite_coefficients(self, a, k_max: int) -> np.ndarray:
@@ -315,32 +321,35 @@ class PiecewiseLinear(Activation):
                     out[2 : k_max + 1] += ds * standard_normal_pdf(0.0) * he0[: k_max - 1]
         return out[: k_max + 1]
 
-    def gaussian_second_moment(self, a):
-        """``E σ(aG)²`` in closed form from the ReLU expansion of ``σ``."""
-        a = np.abs(np.asarray(a, dtype=float))
-        pos = a > 0
-        b = np.where(pos, a, 1.0)
-        c0, sl = self.offset, self.left_slope
-        # basis: 1, aG, (aG - t_j)_+ ; E of products
-        total = c0 * c0 + sl * sl * b * b
+    def smoothed_second_moment(self, t, r):
+        r"""``E σ(t + rG)²`` in closed form from the ReLU expansion of ``σ``.
+
+        With ``X = rG``, ``c = c_0 + s_left t``, ``u_j = t_j − t``, ``x_j = u_j/r``:
+        ``σ(t + X) = c + s_left X + Σ_j Δs_j (X − u_j)_+``, ``E(X−u)_+ = rφ(x) − uΦ(−x)``,
+        ``E[X(X−u)_+] = r²Φ(−x)``, ``E[(X−u_i)_+(X−u_j)_+] = r²(Φ(−x_m) + x_mφ(x_m))
+        − r(u_i+u_j)φ(x_m) + u_iu_jΦ(−x_m)``, ``m = argmax(u_i, u_j)``;
+        ``σ(t)²`` for ``r = 0``.
+        """
+        t, r = np.broadcast_arrays(np.asarray(t, float), np.asarray(r, float))
+        pos = r > 0
+        b = np.where(pos, r, 1.0)
+        c = self.offset + self.left_slope * t
+        left = self.left_slope
+        total = c * c + left * left * b * b
         for tj, ds in zip(self.knots, self.slope_jumps):
-            x = tj / b
-            tail = ndtr(-x)
-            pdf = standard_normal_pdf(x)
-            e_relu = b * pdf - tj * tail  # E (aG - t)_+
-            e_g_relu = b * tail  # E[aG (aG - t)_+] / b ... = b E[G(G - x)_+] b = b² Φ(-x)
-            total = total + 2.0 * c0 * ds * e_relu + 2.0 * sl * ds * b * e_g_relu
-        for ti, dsi in zip(self.knots, self.slope_jumps):
-            for tj, dsj in zip(self.knots, self.slope_jumps):
-                hi = max(ti, tj)
-                x = hi / b
-                tail = ndtr(-x)
-                pdf = standard_normal_pdf(x)
-                # E[(aG - ti)(aG - tj) 1{aG > max}]
-                e2 = b * b * (tail + x * pdf) - b * (ti + tj) * pdf + ti * tj * tail
-                total = total + dsi * dsj * e2
-        at_zero = float(self.value(0.0)) ** 2
-        return np.where(pos, total, at_zero)
+            u = tj - t
+            x = u / b
+            tail, pdf = ndtr(-x), standard_normal_pdf(x)
+            total = total + 2.0 * c * ds * (b * pdf - u * tail) + 2.0 * left * ds * b * b * tail
+        for ti, di in zip(self.knots, self.slope_jumps):
+            for tj, dj in zip(self.knots, self.slope_jumps):
+                ui, uj = ti - t, tj - t
+                x = np.maximum(ui, uj) / b
+                tail, pdf = ndtr(-x), standard_normal_pdf(x)
+                total = total + di * dj * (
+                    b * b * (tail + x * pdf) - b * (ui + uj) * pdf + ui * uj * tail
+                )
+        return np.where(pos, total, self.value(t) ** 2)
 
 
 # beyond |x| = 38, φ(x) < 1e-313: such knots contribute exactly nothing in float64, while

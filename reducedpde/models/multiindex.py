@@ -225,38 +225,9 @@ def smoothed_second_derivative(activation: Activation, t, r):
 
 
 def smoothed_second_moment(activation: Activation, t, r):
-    r"""``E_G σ(t + rG)²`` (the diagonal term of a finite network).
-
-    Piecewise-linear ``σ``: with ``X = rG``, ``c = c_0 + s_left t``, ``u_j = t_j − t``,
-    ``x_j = u_j/r``: ``σ(t + X) = c + s_left X + Σ_j Δs_j (X − u_j)_+`` and
-    ``E(X−u)_+ = rφ(x) − uΦ(−x)``, ``E[X(X−u)_+] = r²Φ(−x)``,
-    ``E[(X−u_i)_+(X−u_j)_+] = r²(Φ(−x_m) + x_mφ(x_m)) − r(u_i+u_j)φ(x_m) + u_iu_jΦ(−x_m)``,
-    ``m = argmax(u_i, u_j)``. Other activations: composite Gauss–Legendre rule.
-    """
-    t, r = np.broadcast_arrays(np.asarray(t, float), np.asarray(r, float))
-    if not isinstance(activation, PiecewiseLinear):
-        g, w = _SMOOTH_RULE
-        return activation.value(t[..., None] + r[..., None] * g) ** 2 @ w
-    offset, left, knots, jumps = _pl_parts(activation)
-    pos = r > 0
-    b = np.where(pos, r, 1.0)
-    c = offset + left * t
-    total = c * c + left * left * b * b
-    for tj, ds in zip(knots, jumps):
-        u = tj - t
-        x = u / b
-        tail, pdf = ndtr(-x), standard_normal_pdf(x)
-        total = total + 2.0 * c * ds * (b * pdf - u * tail) + 2.0 * left * ds * b * b * tail
-    for ti, di in zip(knots, jumps):
-        for tj, dj in zip(knots, jumps):
-            ui, uj = ti - t, tj - t
-            um = np.maximum(ui, uj)
-            x = um / b
-            tail, pdf = ndtr(-x), standard_normal_pdf(x)
-            total = total + di * dj * (
-                b * b * (tail + x * pdf) - b * (ui + uj) * pdf + ui * uj * tail
-            )
-    return np.where(pos, total, activation.value(t) ** 2)
+    r"""``E_G σ(t + rG)²`` (the diagonal term of a finite network); closed form for
+    piecewise-linear ``σ``, see :meth:`reducedpde.activations.Activation.smoothed_second_moment`."""
+    return activation.smoothed_second_moment(t, r)
 
 
 @numba.njit(cache=True)
