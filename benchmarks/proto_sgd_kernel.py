@@ -35,29 +35,12 @@ import math
 import numba
 import numpy as np
 
-from reducedpde.sgd.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
+from reducedpde.sgd.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState, _row_step
+from reducedpde.sgd.kernels import _dot as _row_dot
 
 from . import common  # noqa: F401  (single-thread environment)
 
 _FASTMATH = {"reassoc", "contract", "nsz"}
-
-
-@numba.njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _row_step(row, decay, c, x, x_next):
-    acc = 0.0
-    for l in range(row.shape[0]):
-        v = decay * row[l] + c * x[l]
-        row[l] = v
-        acc += v * x_next[l]
-    return acc
-
-
-@numba.njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _row_dot(row, x_next):
-    acc = 0.0
-    for l in range(row.shape[0]):
-        acc += row[l] * x_next[l]
-    return acc
 
 
 @numba.njit(cache=True)
