@@ -1,0 +1,647 @@
+r"""Finite-volume solver for the ``k = 1`` ``(a, s, r)`` multi-index dynamics.
+
+The noiseless mean-field law ``ρ̄_t(a, s, r)`` of
+:class:`~reducedpde.models.multiindex.MultiIndexModel` (single-index target ``y = φ(z)``,
+``z ∈ R``) solves the continuity equation
+
+    ∂_t ρ̄ + ∂_a(ȧ ρ̄) + ∂_s(ṡ ρ̄) + ∂_r(ṙ ρ̄) = 0,        r ≥ 0,
+
+    ȧ = −2ξ_a(∂_aΨ + λa),   ṡ = −2ξ_w(∂_sΨ + λs),   ṙ = −2ξ_w(∂_rΨ + λr),
+
+    ∂_aΨ = −E_z[e σ_r(sz)],   ∂_sΨ = −a E_z[e σ_r'(sz) z],   ∂_rΨ = −a E_z[e ∂_rσ_r(sz)],
+
+with the residual ``e = φ − f̄``, ``f̄(z) = ∫ a σ_r(sz) dρ̄`` and ``E_z`` the latent rule
+``Σ_q w_q (·)(z_q)`` of the model. The unknowns are the masses ``m[i, j, l]`` of the cells of
+a tensor grid ``(a_i, s_j, r_l)``; the discrete measure is ``Σ m[i,j,l] δ_{(a_i, s_j, r_l)}``
+(cell-centre atoms), so the risk and the velocity are those of
+:class:`~reducedpde.models.multiindex.MultiIndexModel` for these atoms.
+
+Velocity on the faces
+    ``∂_aΨ`` does not depend on ``a`` and ``∂_sΨ``, ``∂_rΨ`` are linear in ``a``. On a fixed
+    grid the feature tables ``σ_{r_l}(s_j z_q)`` (cell centres), ``∂_tσ_{r_l}(s_{j±½} z_q) z_q``
+    (``s``-faces × ``r``-centres) and ``∂_rσ_{r_{l±½}}(s_j z_q)`` (``s``-centres × ``r``-faces)
+    are computed once. Per Runge–Kutta stage:
+
+        A[j, l]    = Σ_i m[i,j,l] a_i                                  O(Ma Ms Mr),
+        f̄_q        = Σ_{j,l} A[j,l] σ_{r_l}(s_j z_q),   e_q = φ_q − f̄_q   O(Ms Mr Q),
+        g_a[j,l]   = −Σ_q w_q e_q σ_{r_l}(s_j z_q),
+        g_s[j±½,l] = −Σ_q w_q e_q ∂_tσ_{r_l}(s_{j±½} z_q) z_q,
+        g_r[j,l±½] = −Σ_q w_q e_q ∂_rσ_{r_{l±½}}(s_j z_q),
+
+    and the face velocities ``ȧ = −2ξ_a(g_a[j,l] + λ a_{i±½})``,
+    ``ṡ = −2ξ_w(a_i g_s[j±½,l] + λ s_{j±½})``, ``ṙ = −2ξ_w(a_i g_r[j,l±½] + λ r_{l±½})``
+
+    with ``a_i`` the centre of the cell row for the ``s``- and ``r``-faces (exact, since the
+    velocity is linear in ``a``). Cost per stage ``O(Ms Mr Q + Ma Ms Mr)``.
+
+Fluxes and time stepping
+    Dimension-unsplit: the rate is the sum over the three axes of the 1-D MUSCL upwind
+    rate :func:`reducedpde.fv.kernels.transport_rate` along every grid line, with no flux
+    through the outer faces. At ``r = 0`` the no-flux face is the constraint ``r ≥ 0``:
+    mass carried towards ``r = 0`` collects in the first ``r``-cell, the discrete
+    counterpart of :meth:`MultiIndexModel.velocity` cancelling an inward ``ṙ`` at ``r = 0``.
+    Time stepping is SSP-RK3.
+
+Positivity (CFL bound)
+    Let ``c_k = max_f |u_{k,f}| / h_{k,min}`` for axis ``k ∈ {a, s, r}`` and
+    ``c = c_a + c_s + c_r``. The forward-Euler step ``m + Δt Σ_k L_k m`` is the convex
+    combination ``Σ_k α_k (m + (Δt/α_k) L_k m)`` with ``α_k = c_k / c``; each term is a
+    1-D MUSCL update along the lines of axis ``k`` with Courant number
+    ``(Δt/α_k) c_k = Δt c``, hence non-negative when ``Δt c ≤ ½``
+    (:mod:`reducedpde.fv.kernels`: the outflow of a cell is at most
+    ``Δt (|u_{j+½}| ρ^R_j + |u_{j−½}| ρ^L_j) ≤ 2Δt c_k m_j`` because the limited face
+    values satisfy ``ρ^L_j + ρ^R_j = 2ρ_j``). The solver takes ``Δt = cfl / c`` with
+    ``cfl ≤ ½``. With equal weights ``α_k = 1/3`` the same argument gives the (more
+    restrictive) ``Δt ≤ min_k (h_k/max|u_k|)/6``; since ``c ≤ 3 max_k c_k`` the bound used
+    here is never smaller. SSP-RK3 is a convex combination of forward-Euler steps with the
+    stage velocities, so it is positive when ``Δt c(stage) ≤ ½`` at all three stages; a
+    step whose stage velocities violate this is redone with ``Δt = cfl / (1.05 max c(stage))``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import steppers
+from .grid import Grid1D
+from .kernels import grid_factors, transport_rate
+from .radial import SolverError
+from .steppers import (
+    STATUS_BOUNDARY,
+    STATUS_MAX_STEPS,
+    STATUS_NEGATIVE,
+    STATUS_NONFINITE,
+    STATUS_OK,
+)
+
+__all__ = ["MultiIndexFVResult", "MultiIndexGridFeatures", "solve_multiindex_fv"]
+
+_AXES = ("a", "s", "r")
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled kernels
+# ---------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _network_output(masses, a_centres, f0, weighted_a, output):
+    """``A[j,l] = Σ_i m[i,j,l] a_i`` and ``f̄_q = Σ_{j,l} A[j,l] f0[j,l,q]``."""
+    n_a, n_s, n_r = masses.shape
+    n_q = f0.shape[2]
+    for j in range(n_s):
+        for l in range(n_r):
+            weighted_a[j, l] = 0.0
+    for i in range(n_a):
+        ai = a_centres[i]
+        for j in range(n_s):
+            for l in range(n_r):
+                weighted_a[j, l] += masses[i, j, l] * ai
+    for q in range(n_q):
+        output[q] = 0.0
+    for j in range(n_s):
+        for l in range(n_r):
+            c = weighted_a[j, l]
+            if c != 0.0:
+                for q in range(n_q):
+                    output[q] += c * f0[j, l, q]
+
+
+@numba.njit(cache=True)
+def _contract(table, weighted_residual, out):
+    """``out[j, l] = −Σ_q table[j, l, q] we_q``."""
+    n_j, n_l, n_q = table.shape
+    for j in range(n_j):
+        for l in range(n_l):
+            acc = 0.0
+            for q in range(n_q):
+                acc += table[j, l, q] * weighted_residual[q]
+            out[j, l] = -acc
+
+
+@numba.njit(cache=True)
+def _psi_gradients(masses, a_centres, f0, f1z, f2, phi, qweights, weighted_a, output,
+                   weighted_residual, g_a, g_s, g_r):
+    """Network output and the ``a``-independent parts of ``∇Ψ`` on the faces.
+
+    ``g_a[j,l] = ∂_aΨ(s_j, r_l)``, ``g_s[j',l] = ∂_sΨ/a`` at ``(s_{j'−½}, r_l)`` and
+    ``g_r[j,l'] = ∂_rΨ/a`` at ``(s_j, r_{l'−½})``.
+    """
+    _network_output(masses, a_centres, f0, weighted_a, output)
+    for q in range(output.size):
+        weighted_residual[q] = qweights[q] * (phi[q] - output[q])
+    _contract(f0, weighted_residual, g_a)
+    _contract(f1z, weighted_residual, g_s)
+    _contract(f2, weighted_residual, g_r)
+
+
+@numba.njit(cache=True)
+def _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, qweights,
+                  xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta,
+                  weighted_a, output, weighted_residual, g_a, g_s, g_r, rate):
+    """``rate = Σ_{k ∈ {a,s,r}} L_k m`` (1-D MUSCL rates along every line); returns ``c``.
+
+    ``c = Σ_k max_f |u_{k,f}| / h_{k,min}`` over the interior faces (the CFL sum of the
+    module docstring).
+    """
+    n_a, n_s, n_r = masses.shape
+    _psi_gradients(masses, a_centres, f0, f1z, f2, phi, qweights, weighted_a, output,
+                   weighted_residual, g_a, g_s, g_r)
+    n_max = max(n_a, max(n_s, n_r))
+    line = np.empty(n_max)
+    line_rate = np.empty(n_max)
+    left = np.empty(n_max)
+    right = np.empty(n_max)
+    u = np.zeros(n_max + 1)
+    two_xi_a = 2.0 * xi_a
+    two_xi_w = 2.0 * xi_w
+    # a-lines (j, l): ȧ = −2ξ_a(g_a[j,l] + λ a_f)
+    umax_a = 0.0
+    la = line[:n_a]
+    lra = line_rate[:n_a]
+    lfa = left[:n_a]
+    rfa = right[:n_a]
+    ua = u[: n_a + 1]
+    for j in range(n_s):
+        for l in range(n_r):
+            ga = g_a[j, l]
+            for f in range(1, n_a):
+                v = -two_xi_a * (ga + lam * a_faces[f])
+                ua[f] = v
+                umax_a = max(umax_a, abs(v))
+            for i in range(n_a):
+                la[i] = masses[i, j, l]
+            transport_rate(la, factors_a, ua, theta, lfa, rfa, lra)
+            for i in range(n_a):
+                rate[i, j, l] = lra[i]
+    # s-lines (i, l): ṡ = −2ξ_w(a_i g_s[j',l] + λ s_f)
+    umax_s = 0.0
+    ls = line[:n_s]
+    lrs = line_rate[:n_s]
+    lfs = left[:n_s]
+    rfs = right[:n_s]
+    us = u[: n_s + 1]
+    for i in range(n_a):
+        ai = a_centres[i]
+        for l in range(n_r):
+            for f in range(1, n_s):
+                v = -two_xi_w * (ai * g_s[f, l] + lam * s_faces[f])
+                us[f] = v
+                umax_s = max(umax_s, abs(v))
+            for j in range(n_s):
+                ls[j] = masses[i, j, l]
+            transport_rate(ls, factors_s, us, theta, lfs, rfs, lrs)
+            for j in range(n_s):
+                rate[i, j, l] += lrs[j]
+    # r-lines (i, j): ṙ = −2ξ_w(a_i g_r[j,l'] + λ r_f)
+    umax_r = 0.0
+    lr = line[:n_r]
+    lrr = line_rate[:n_r]
+    lfr = left[:n_r]
+    rfr = right[:n_r]
+    ur = u[: n_r + 1]
+    for i in range(n_a):
+        ai = a_centres[i]
+        for j in range(n_s):
+            for f in range(1, n_r):
+                v = -two_xi_w * (ai * g_r[j, f] + lam * r_faces[f])
+                ur[f] = v
+                umax_r = max(umax_r, abs(v))
+            for l in range(n_r):
+                lr[l] = masses[i, j, l]
+            transport_rate(lr, factors_r, ur, theta, lfr, rfr, lrr)
+            for l in range(n_r):
+                rate[i, j, l] += lrr[l]
+    return umax_a * inv_hmin[0] + umax_s * inv_hmin[1] + umax_r * inv_hmin[2]
+
+
+@numba.njit(cache=True)
+def _check_state_3d(masses, boundary_tol):
+    """``(status, where)``: ``where`` is the flat index of the most negative cell
+    (``STATUS_NEGATIVE``) or ``2·axis + side`` of the outer slab holding too much mass
+    (``STATUS_BOUNDARY``; side 0 = lower, 1 = upper; ``r = 0`` is not an outer slab)."""
+    n_a, n_s, n_r = masses.shape
+    flat = masses.reshape(masses.size)
+    total = 0.0
+    most_negative = 0.0
+    where = -1
+    for n in range(flat.size):
+        m = flat[n]
+        if not np.isfinite(m):
+            return STATUS_NONFINITE, n
+        total += m
+        if m < most_negative:
+            most_negative = m
+            where = n
+    if most_negative < -1e-13 * total:
+        return STATUS_NEGATIVE, where
+    limit = boundary_tol * total
+    slabs = np.zeros(6)
+    for i in range(n_a):
+        for j in range(n_s):
+            for l in range(n_r):
+                m = masses[i, j, l]
+                if i == 0:
+                    slabs[0] += m
+                if i == n_a - 1:
+                    slabs[1] += m
+                if j == 0:
+                    slabs[2] += m
+                if j == n_s - 1:
+                    slabs[3] += m
+                if l == n_r - 1:
+                    slabs[5] += m
+    for k in range(6):
+        if slabs[k] > limit:
+            return STATUS_BOUNDARY, k
+    return STATUS_OK, -1
+
+
+@numba.njit(cache=True)
+def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, qweights,
+               xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta, t_start,
+               t_end, cfl, max_steps, boundary_tol):
+    """SSP-RK3 from ``t_start`` to ``t_end`` in place.
+
+    ``Δt = cfl / c(m)``; the step is redone with ``Δt = cfl / (1.05 max c(stage))`` when a
+    stage velocity gives ``Δt c(stage) > ½`` (positivity, see the module docstring; the 5 %
+    margin makes the retries terminate, since ``c(stage) → c(m)`` as ``Δt → 0``).
+
+    Returns
+    -------
+    t, steps, status, where, retries
+        ``where`` locates a failure (:func:`_check_state_3d`); ``retries`` counts the
+        redone steps.
+    """
+    n_s, n_r, n_q = f0.shape
+    weighted_a = np.empty((n_s, n_r))
+    output = np.empty(n_q)
+    weighted_residual = np.empty(n_q)
+    g_a = np.empty((n_s, n_r))
+    g_s = np.empty((n_s + 1, n_r))
+    g_r = np.empty((n_s, n_r + 1))
+    n = masses.size
+    rate0 = np.empty(masses.shape)
+    rate = np.empty(masses.shape)
+    stage1 = np.empty(masses.shape)
+    stage2 = np.empty(masses.shape)
+    flat = masses.reshape(n)
+    flat_rate0 = rate0.reshape(n)
+    flat_rate = rate.reshape(n)
+    flat1 = stage1.reshape(n)
+    flat2 = stage2.reshape(n)
+    t = t_start
+    steps = 0
+    retries = 0
+    while t < t_end:
+        if steps >= max_steps:
+            return t, steps, STATUS_MAX_STEPS, -1, retries
+        c_bound = _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2,
+                                phi, qweights, xi_a, xi_w, lam, factors_a, factors_s,
+                                factors_r, inv_hmin, theta, weighted_a, output,
+                                weighted_residual, g_a, g_s, g_r, rate0)
+        while True:
+            dt = t_end - t
+            if c_bound > 0.0:
+                dt = min(dt, cfl / c_bound)
+            for k in range(n):
+                flat1[k] = flat[k] + dt * flat_rate0[k]
+            c1 = _unsplit_rate(stage1, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
+                               qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
+                               inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
+                               g_s, g_r, rate)
+            if dt * c1 > 0.5:
+                c_bound = 1.05 * max(c_bound, c1)
+                retries += 1
+                continue
+            for k in range(n):
+                flat2[k] = 0.75 * flat[k] + 0.25 * (flat1[k] + dt * flat_rate[k])
+            c2 = _unsplit_rate(stage2, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
+                               qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
+                               inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
+                               g_s, g_r, rate)
+            if dt * c2 > 0.5:
+                c_bound = 1.05 * max(c_bound, c2)
+                retries += 1
+                continue
+            break
+        for k in range(n):
+            flat[k] = flat[k] / 3.0 + (2.0 / 3.0) * (flat2[k] + dt * flat_rate[k])
+        t = t + dt if dt < t_end - t else t_end
+        steps += 1
+        status, where = _check_state_3d(masses, boundary_tol)
+        if status != STATUS_OK:
+            return t, steps, status, where, retries
+    return t, steps, STATUS_OK, -1, retries
+
+
+# ---------------------------------------------------------------------------------------
+# Python layer
+# ---------------------------------------------------------------------------------------
+
+
+class MultiIndexGridFeatures:
+    r"""The model evaluated once on a fixed ``(a, s, r)`` grid (``k = 1``).
+
+    Attributes
+    ----------
+    f0 : ndarray, shape (Ms, Mr, Q)
+        ``σ_{r_l}(s_j z_q)`` at the cell centres.
+    f1z : ndarray, shape (Ms + 1, Mr, Q)
+        ``∂_tσ_{r_l}(s_{j'} z_q) z_q`` at the ``s``-faces × ``r``-centres.
+    f2 : ndarray, shape (Ms, Mr + 1, Q)
+        ``∂_rσ_{r_{l'}}(s_j z_q)`` at the ``s``-centres × ``r``-faces.
+    norms : ndarray, shape (Ms, Mr)
+        ``√(s_j² + r_l²)``.
+    """
+
+    def __init__(self, model, grid_a: Grid1D, grid_s: Grid1D, grid_r: Grid1D):
+        self.model = model
+        self.grid_a, self.grid_s, self.grid_r = grid_a, grid_s, grid_r
+        sc, sf = grid_s.centres, grid_s.edges
+        rc, rf = grid_r.centres, grid_r.edges
+        z = model.nodes[:, 0]
+        self.f0 = self._table(sc, rc, 0)
+        self.f1z = np.ascontiguousarray(self._table(sf, rc, 1) * z)
+        self.f2 = self._table(sc, rf, 2)
+        self.phi = np.ascontiguousarray(model.phi, dtype=float)
+        self.qweights = np.ascontiguousarray(model.qweights, dtype=float)
+        self.norms = np.sqrt(sc[:, None] ** 2 + rc[None, :] ** 2)
+        self.factors = tuple(grid_factors(g.widths, g.centres) for g in (grid_a, grid_s, grid_r))
+        self.inv_hmin = np.array([1.0 / np.min(g.widths) for g in (grid_a, grid_s, grid_r)])
+
+    def _table(self, s_values, r_values, which):
+        ss, rr = np.meshgrid(s_values, r_values, indexing="ij")
+        values = self.model.features(ss.reshape(-1, 1), rr.ravel())[which]
+        return np.ascontiguousarray(values.reshape((*ss.shape, -1)))
+
+    def output(self, masses) -> np.ndarray:
+        """``f̄(z_q) = Σ m[i,j,l] a_i σ_{r_l}(s_j z_q)``, shape (Q,)."""
+        weighted_a = np.empty(self.f0.shape[:2])
+        out = np.empty(self.f0.shape[2])
+        _network_output(masses, self.grid_a.centres, self.f0, weighted_a, out)
+        return out
+
+    def risk(self, masses) -> float:
+        """``E φ² − 2 E[φ f̄] + E f̄²``, the formula of ``MultiIndexModel.risk``."""
+        f = self.output(masses)
+        w = self.qweights
+        return float(self.model.phi_second_moment - 2.0 * (w @ (self.phi * f)) + w @ (f * f))
+
+
+@dataclass
+class MultiIndexFVResult:
+    r"""Output of :func:`solve_multiindex_fv`.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_t,)
+    risk : ndarray, shape (n_t,)
+        ``E_z[(φ − f̄)²]`` of the cell-centre atoms (no ½).
+    mean_a : ndarray, shape (n_t,)
+    mean_s : ndarray, shape (n_t, 1)
+        (shape of :class:`~reducedpde.multiindex_lagrangian.MultiIndexLagrangianResult`).
+    mean_r : ndarray, shape (n_t,)
+    mean_norm : ndarray, shape (n_t,)
+        ``Σ m √(s² + r²)``.
+    density_a, density_s, density_r : ndarray, shape (n_t, M_axis)
+        Marginal densities (marginal cell mass / width) at every output time.
+    min_mass : ndarray, shape (n_t,)
+        Smallest cell mass at every output time (``≥ 0`` up to round-off).
+    masses : ndarray, shape (Ma, Ms, Mr)
+        Cell masses at the last recorded time.
+    grid_edges : dict of str to ndarray
+        Cell edges of the ``"a"``, ``"s"`` and ``"r"`` grids.
+    n_steps : int
+    wall_time : float
+        Seconds spent in the time loop.
+    status : str
+        ``"ok"``, ``"interrupted"`` or (in ``SolverError.partial``) the failure.
+    attrs : dict
+        Solver name, grid shape, ``cfl``, limiter, step policy, number of steps,
+        ``cfl_retries`` (steps redone because a stage velocity broke ``Δt c ≤ ½``), wall
+        time, ``interrupted`` and the model config.
+    """
+
+    t: np.ndarray
+    risk: np.ndarray
+    mean_a: np.ndarray
+    mean_s: np.ndarray
+    mean_r: np.ndarray
+    mean_norm: np.ndarray
+    density_a: np.ndarray
+    density_s: np.ndarray
+    density_r: np.ndarray
+    min_mass: np.ndarray
+    masses: np.ndarray
+    grid_edges: dict
+    n_steps: int
+    wall_time: float
+    status: str
+    attrs: dict = field(default_factory=dict)
+
+
+def _check_model(model):
+    if getattr(model, "spherical", False):
+        raise ValueError("model: the spherical variant is not supported (use the free "
+                         "(a, s, r) MultiIndexModel with spherical=False)")
+    if getattr(model, "k", None) != 1:
+        raise ValueError(f"model: the finite-volume solver needs latent dimension k = 1, "
+                         f"got k={getattr(model, 'k', None)}")
+    if getattr(model, "noisy", True):
+        raise ValueError("model: only the noiseless model (beta = inf) is supported")
+    for name in ("features", "phi", "qweights", "nodes", "phi_second_moment"):
+        if not hasattr(model, name):
+            raise ValueError(f"model: expected a MultiIndexModel, missing {name!r}")
+
+
+def solve_multiindex_fv(
+    model,
+    grid_a: Grid1D,
+    grid_s: Grid1D,
+    grid_r: Grid1D,
+    masses0,
+    times,
+    *,
+    cfl: float = 0.4,
+    limiter_theta: float = 1.5,
+    max_steps: int = 10_000_000,
+    boundary_tol: float = 1e-8,
+    progress: bool = False,
+) -> MultiIndexFVResult:
+    r"""Integrate ``∂_tρ̄ + ∂_a(ȧρ̄) + ∂_s(ṡρ̄) + ∂_r(ṙρ̄) = 0`` on an ``(a, s, r)`` grid.
+
+    Noiseless ``k = 1`` :class:`~reducedpde.models.multiindex.MultiIndexModel`; velocity
+    ``(ȧ, ṡ, ṙ) = −2(ξ_a(∂_aΨ + λa), ξ_w(∂_sΨ + λs), ξ_w(∂_rΨ + λr))`` on the cell faces,
+    dimension-unsplit MUSCL upwind fluxes with no flux through the outer faces (and
+    through ``r = 0``), SSP-RK3 with ``Δt = cfl / Σ_k (max|u_k| / h_k)``, which keeps the
+    masses non-negative for ``cfl ≤ ½`` (see the module docstring for the argument).
+
+    Parameters
+    ----------
+    model : MultiIndexModel
+        ``k = 1``, ``spherical=False``, ``beta = inf``.
+    grid_a, grid_s, grid_r : Grid1D
+        Cells in ``a``, ``s`` and ``r``; ``grid_r`` must start at ``r = 0``.
+    masses0 : array_like, shape (Ma, Ms, Mr)
+        Initial cell masses (finite, non-negative; normalised to sum to one here).
+    times : array_like
+        Strictly increasing output times; ``times[0]`` is the initial time.
+    cfl : float
+        Courant number in ``(0, ½]``.
+    limiter_theta : float
+        Generalised-minmod parameter in ``[1, 2]``.
+    max_steps : int
+        Safety limit on the total number of steps.
+    boundary_tol : float
+        Stop when an outer slab of cells (first/last ``a``, first/last ``s``, last ``r``)
+        holds more than this fraction of the mass.
+    progress : bool
+        Show a progress bar over the output times.
+
+    Returns
+    -------
+    MultiIndexFVResult
+        A ``KeyboardInterrupt`` returns the output times completed so far with
+        ``status = "interrupted"``.
+
+    Raises
+    ------
+    ValueError
+        Unsupported model or bad input (the message names the parameter).
+    SolverError
+        Non-finite or negative masses, mass in an outer slab, or ``max_steps``; the
+        message gives the time reached (and the axis or cell); ``err.partial`` holds the
+        result up to the last completed output time.
+    """
+    _check_model(model)
+    for name, g in (("grid_a", grid_a), ("grid_s", grid_s), ("grid_r", grid_r)):
+        if not isinstance(g, Grid1D):
+            raise ValueError(f"{name} must be a Grid1D, got {type(g).__name__}")
+    if grid_r.edges[0] != 0.0:
+        raise ValueError(f"grid_r must start at r = 0, got r = {grid_r.edges[0]:g}")
+    shape = (grid_a.n_cells, grid_s.n_cells, grid_r.n_cells)
+    masses = np.array(masses0, dtype=float)
+    if masses.shape != shape:
+        raise ValueError(f"masses0 must have shape (Ma, Ms, Mr) = {shape}, got {masses.shape}")
+    if not np.all(np.isfinite(masses)) or np.any(masses < 0) or not masses.sum() > 0:
+        raise ValueError("masses0 must be finite, non-negative and not all zero")
+    masses = np.ascontiguousarray(masses / masses.sum())
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) <= 0):
+        raise ValueError("times must be a strictly increasing 1-D array with at least 2 entries")
+    if not 0.0 < cfl <= 0.5:
+        raise ValueError(f"cfl must lie in (0, 0.5], got {cfl}")
+    if not 1.0 <= limiter_theta <= 2.0:
+        raise ValueError(f"limiter_theta must lie in [1, 2], got {limiter_theta}")
+    if not boundary_tol >= 0.0:
+        raise ValueError(f"boundary_tol must be >= 0, got {boundary_tol}")
+
+    disc = MultiIndexGridFeatures(model, grid_a, grid_s, grid_r)
+    n_t = times.size
+    risk = np.full(n_t, np.nan)
+    mean_a = np.full(n_t, np.nan)
+    mean_s = np.full((n_t, 1), np.nan)
+    mean_r = np.full(n_t, np.nan)
+    mean_norm = np.full(n_t, np.nan)
+    dens = [np.full((n_t, g.n_cells), np.nan) for g in (grid_a, grid_s, grid_r)]
+    min_mass = np.full(n_t, np.nan)
+    ac, sc, rc = grid_a.centres, grid_s.centres, grid_r.centres
+
+    def record(k):
+        risk[k] = disc.risk(masses)
+        marg_a = masses.sum(axis=(1, 2))
+        marg_sr = masses.sum(axis=0)
+        marg_s = marg_sr.sum(axis=1)
+        marg_r = marg_sr.sum(axis=0)
+        mean_a[k] = marg_a @ ac
+        mean_s[k, 0] = marg_s @ sc
+        mean_r[k] = marg_r @ rc
+        mean_norm[k] = np.sum(marg_sr * disc.norms)
+        min_mass[k] = masses.min()
+        for d, marg, g in zip(dens, (marg_a, marg_s, marg_r), (grid_a, grid_s, grid_r)):
+            d[k] = marg / g.widths
+
+    attrs = {
+        "solver": "fv-multiindex-muscl-ssprk3",
+        "grid_shape": shape,
+        "cfl": cfl,
+        "limiter_theta": limiter_theta,
+        "dt_policy": f"SSP-RK3, dt = {cfl:g} / sum_k(max|u_k| / h_k), unsplit",
+        "latent_nodes": int(model.nodes.shape[0]),
+        "config": model.to_config(),
+    }
+    edges = {name: g.edges.copy() for name, g in zip(_AXES, (grid_a, grid_s, grid_r))}
+    fa, fs, fr = disc.factors
+    args = (ac, grid_a.edges, grid_s.edges, grid_r.edges, disc.f0, disc.f1z, disc.f2, disc.phi,
+            disc.qweights, model.xi_a, model.xi_w, model.lam, fa, fs, fr, disc.inv_hmin,
+            float(limiter_theta))
+
+    def pack(n_rec, status, n_steps, wall):
+        return MultiIndexFVResult(
+            t=times[:n_rec].copy(), risk=risk[:n_rec], mean_a=mean_a[:n_rec],
+            mean_s=mean_s[:n_rec], mean_r=mean_r[:n_rec], mean_norm=mean_norm[:n_rec],
+            density_a=dens[0][:n_rec], density_s=dens[1][:n_rec], density_r=dens[2][:n_rec],
+            min_mass=min_mass[:n_rec], masses=last_good.copy(), grid_edges=edges,
+            n_steps=n_steps, wall_time=wall, status=status,
+            attrs=dict(attrs, n_steps=n_steps, wall_time_s=wall, cfl_retries=total_retries),
+        )
+
+    start = time.perf_counter()
+    record(0)
+    last_good = masses.copy()
+    recorded = 1
+    total_steps = 0
+    total_retries = 0
+    status_text = "ok"
+    bar = tqdm(total=n_t - 1, desc="FV", unit="out", disable=not progress, leave=False)
+    try:
+        for k in range(1, n_t):
+            t_reached, steps, status, where, retries = _integrate(
+                masses, *args, times[k - 1], times[k], float(cfl),
+                int(max_steps - total_steps), float(boundary_tol),
+            )
+            total_steps += steps
+            total_retries += retries
+            if status != steppers.STATUS_OK:
+                wall = time.perf_counter() - start
+                message = _failure_message(status, where, t_reached, disc)
+                partial = pack(recorded, message, total_steps, wall)
+                raise SolverError(message, partial)
+            record(k)
+            last_good = masses.copy()
+            recorded = k + 1
+            bar.update()
+    except KeyboardInterrupt:
+        status_text = "interrupted"
+    finally:
+        bar.close()
+    wall = time.perf_counter() - start
+    attrs["interrupted"] = status_text == "interrupted"
+    return pack(recorded, status_text, total_steps, wall)
+
+
+def _failure_message(status, where, t_reached, disc) -> str:
+    text = f"multi-index FV solver stopped at t={t_reached:.6g}: "
+    text += steppers.STATUS_MESSAGES[status]
+    grids = (disc.grid_a, disc.grid_s, disc.grid_r)
+    if status == steppers.STATUS_BOUNDARY:
+        axis, side = divmod(int(where), 2)
+        g = grids[axis]
+        edge = g.edges[-1] if side else g.edges[0]
+        text += (f" on the {_AXES[axis]} axis ({'upper' if side else 'lower'} end "
+                 f"{_AXES[axis]} = {edge:g}); enlarge grid_{_AXES[axis]}")
+    elif status in (steppers.STATUS_NEGATIVE, steppers.STATUS_NONFINITE):
+        i, j, l = np.unravel_index(int(where), tuple(g.n_cells for g in grids))
+        text += (f" in the cell (a, s, r) = ({grids[0].centres[i]:.4g}, "
+                 f"{grids[1].centres[j]:.4g}, {grids[2].centres[l]:.4g})")
+        if status == steppers.STATUS_NEGATIVE:
+            text += "; reduce cfl"
+    elif status == steppers.STATUS_MAX_STEPS:
+        text += "; raise max_steps or use a coarser grid"
+    return text
