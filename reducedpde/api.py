@@ -8,6 +8,7 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 
 from .activations import get_activation
+from .checkpointing import Checkpointing
 from .compare import compare
 from .fv.grid import Grid1D
 from .fv.radial import default_output_times, solve_radial
@@ -20,6 +21,7 @@ __all__ = [
     "gaussian_initial_masses",
     "output_times",
     "parameters_of",
+    "resume_parameters",
     "run_pde",
     "run_sgd",
     "validate",
@@ -72,7 +74,9 @@ def parameters_of(config: dict, scenario: str = "gaussians") -> dict:
 
 
 def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
-            initial_density=None, progress: bool = True) -> RunResult:
+            initial_density=None, progress: bool = True,
+            checkpoint_every_s: float | None = None, on_checkpoint=None,
+            resume: RunResult | None = None) -> RunResult:
     """Solve the reduced PDE of a scenario.
 
     Parameters
@@ -87,6 +91,9 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         Initial radial density ``ρ̄_0(r)`` replacing the default ``N(0, κ²/d I)`` law.
     progress : bool
         Show a progress bar.
+    checkpoint_every_s, on_checkpoint, resume :
+        Checkpoints and resumption as for :func:`run_sgd` (radial scenarios; the
+        multi-index PDE solvers run uninterrupted and ignore ``on_checkpoint``).
 
     Returns
     -------
@@ -94,6 +101,8 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         With ``.pde`` filled.
     """
     cfg = resolve(scenario, params)
+    if _is_multiindex(scenario) and resume is not None:
+        raise ValueError("resume: multi-index PDE runs are not checkpointed; rerun them")
     if _is_multiindex(scenario):
         from .multiindex_api import run_multiindex_pde
 
@@ -106,13 +115,20 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         config["xi"] = _describe_schedule(None)
         config["initial_law"] = _multiindex_initial_law(cfg)
         return RunResult(scenario=scenario, config=config, pde=pde)
+    if resume is not None and initial_density is not None:
+        raise ValueError("resume: pass no initial_density (the state comes from the file)")
+    checkpointing = _checkpointing(
+        scenario, cfg, xi, checkpoint_every_s, on_checkpoint, resume, "pde",
+        initial_law="N(0, kappa^2/d I)" if initial_density is None else "user density")
     model = build_gaussian_model(cfg)
     grid = Grid1D.uniform(0.0, cfg["r_max"], cfg["cells"])
     masses = gaussian_initial_masses(cfg, grid, initial_density)
     times, snaps = output_times(cfg)
     pde = solve_radial(
         model, grid, masses, times, snapshot_times=snaps, xi=xi, cfl=cfg["cfl"],
-        limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"], progress=progress,
+        limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
+        min_resolved_cells=cfg["min_resolved_cells"], progress=progress,
+        checkpointing=checkpointing,
     )
     config = dict(cfg)
     config["xi"] = _describe_schedule(xi)
@@ -148,25 +164,51 @@ def _sgd_histogram_edges(cfg: dict, n_bins: int = 200) -> np.ndarray:
 
 
 def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
-            progress: bool = True, keep_weights: bool = False) -> RunResult:
+            progress: bool = True, keep_weights: bool = False,
+            checkpoint_every_s: float | None = None, on_checkpoint=None,
+            resume: RunResult | None = None) -> RunResult:
     """Run the particle-SGD ensemble of a scenario (``seeds`` runs from seed ``seed``).
 
     SGD records at the PDE's output times (rounded to whole steps ``kε``) and histograms
     ``‖w‖`` at the PDE's snapshot times, so the two can be compared directly.
-    """
-    from .sgd import simulate_gaussians
 
+    Parameters
+    ----------
+    scenario, params, xi, progress, keep_weights :
+        As for :func:`run_pde`; ``keep_weights`` stores the final weights.
+    checkpoint_every_s : float, optional
+        Wall-time interval between checkpoints handed to ``on_checkpoint`` (``None``: only
+        when the run is stopped by Ctrl-C/SIGTERM).
+    on_checkpoint : callable, optional
+        ``on_checkpoint(result)`` receives a :class:`RunResult` holding the recorded part
+        and, in ``result.sgd.checkpoint``, the state to resume from (e.g. to save it with
+        :func:`reducedpde.io.save`). Setting it turns checkpointing on.
+    resume : RunResult, optional
+        A result whose ``sgd.checkpoint`` is set (an interrupted run); the run continues
+        from it and returns exactly what the uninterrupted run would have. ``scenario``
+        and ``params`` must be those of that run (see :func:`resume_parameters`).
+
+    Returns
+    -------
+    RunResult
+        With ``.sgd`` filled; ``.sgd.checkpoint`` is set if the run was stopped early
+        with checkpointing on.
+    """
     cfg = resolve(scenario, params)
+    checkpointing = _checkpointing(scenario, cfg, xi, checkpoint_every_s, on_checkpoint,
+                                   resume, "sgd")
+    config = dict(cfg)
+    config["xi"] = _describe_schedule(xi)
     if _is_multiindex(scenario):
         from .multiindex_api import run_multiindex_sgd
 
         times, snaps = output_times(cfg)
         sgd = run_multiindex_sgd(cfg, times, snaps, xi=xi, progress=progress,
-                                 keep_weights=keep_weights)
-        config = dict(cfg)
-        config["xi"] = _describe_schedule(xi)
+                                 keep_weights=keep_weights, checkpointing=checkpointing)
         config["initial_law"] = _multiindex_initial_law(cfg)
         return RunResult(scenario=scenario, config=config, sgd=sgd)
+    from .sgd import simulate_gaussians
+
     if math.isinf(cfg["d"]):
         raise ValueError("parameter 'd' must be finite for SGD (got inf)")
     times, snaps = output_times(cfg)
@@ -175,16 +217,65 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         t_max=cfg["t_max"], activation=cfg["activation"], lam=cfg["lam"], beta=cfg["beta"],
         batch=cfg["batch"], xi=xi, seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])),
         record_times=times, hist_edges=_sgd_histogram_edges(cfg), snapshot_times=snaps,
-        keep_weights=keep_weights, progress=progress,
+        keep_weights=keep_weights, progress=progress, checkpointing=checkpointing,
     )
-    config = dict(cfg)
-    config["xi"] = _describe_schedule(xi)
+    config["initial_law"] = "N(0, kappa^2/d I)"
     return RunResult(scenario=scenario, config=config, sgd=sgd)
 
 
+def resume_parameters(previous: RunResult) -> tuple[str, dict]:
+    """``(scenario, params)`` of a stored run, to pass with ``resume=previous``."""
+    return previous.scenario, parameters_of(previous.config, previous.scenario)
+
+
+def _checkpointing(scenario, cfg, xi, every_s, on_checkpoint, resume, part,
+                   initial_law="N(0, kappa^2/d I)"):
+    """The :class:`~reducedpde.checkpointing.Checkpointing` of a run's ``part`` ("pde" or
+    "sgd"), or ``None``; checks that ``resume`` is a stopped run with these parameters."""
+
+    state = None
+    if resume is not None:
+        previous = getattr(resume, part, None)
+        state = getattr(previous, "checkpoint", None) if previous is not None else None
+        if state is None:
+            raise ValueError(
+                f"resume: the file holds no {part.upper()} checkpoint (the run completed, or "
+                "was stopped without checkpointing)"
+            )
+        if resume.scenario != scenario:
+            raise ValueError(f"resume: the file is a run of scenario {resume.scenario!r}, "
+                             f"not {scenario!r}")
+        stored = parameters_of(resume.config, scenario)
+        changed = sorted(key for key, value in stored.items() if cfg.get(key) != value)
+        if changed:
+            raise ValueError("resume: parameters differ from the stored run: "
+                             + ", ".join(f"{k} = {cfg[k]!r} (stored {stored[k]!r})"
+                                         for k in changed))
+        if resume.config.get("xi", "constant 1") != _describe_schedule(xi):
+            raise ValueError(f"resume: the stored run used the schedule "
+                             f"{resume.config.get('xi')!r}; pass the same xi")
+    if on_checkpoint is None and state is None:
+        return None
+    config = dict(cfg)
+    config["xi"] = _describe_schedule(xi)
+    config["initial_law"] = (_multiindex_initial_law(cfg) if _is_multiindex(scenario)
+                             else initial_law)
+
+    def save(checkpoint_state, partial):
+        partial.checkpoint = checkpoint_state
+        on_checkpoint(RunResult(scenario=scenario, config=config, **{part: partial}))
+
+    return Checkpointing(every_s=every_s, save=save if on_checkpoint else None, resume=state)
+
+
 def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
-             progress: bool = True) -> RunResult:
+             progress: bool = True, checkpoint_every_s: float | None = None,
+             on_checkpoint=None, resume: RunResult | None = None) -> RunResult:
     """Solve the PDE, run the SGD ensemble and compare them (see :mod:`reducedpde.compare`).
+
+    ``checkpoint_every_s``, ``on_checkpoint`` and ``resume`` checkpoint and resume the SGD
+    part as in :func:`run_sgd`; the results handed to ``on_checkpoint`` also hold the PDE
+    solution, which a resumed run reuses instead of solving again.
 
     Returns
     -------
@@ -201,12 +292,25 @@ def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None
                 "parameter 'spherical' must be false for validate (SGD simulates the free "
                 "(a, s, r) model; use `reducedpde pde` for the spherical variant)"
             )
-    pde_run = run_pde(scenario, params, xi=xi, progress=progress)
-    sgd_run = run_sgd(scenario, params, xi=xi, progress=progress)
-    cfg = pde_run.config
+    if resume is not None:
+        # check the stored run before spending time on the PDE
+        _checkpointing(scenario, resolve(scenario, params), xi, None, None, resume, "sgd")
+    if resume is not None and resume.pde is not None:
+        pde = resume.pde
+    else:
+        pde = run_pde(scenario, params, xi=xi, progress=progress).pde
+    with_pde = None
+    if on_checkpoint is not None:
+        def with_pde(partial: RunResult):
+            partial.pde = pde
+            on_checkpoint(partial)
+
+    sgd_run = run_sgd(scenario, params, xi=xi, progress=progress,
+                      checkpoint_every_s=checkpoint_every_s, on_checkpoint=with_pde,
+                      resume=resume)
+    cfg = sgd_run.config
     # neuron dimension D: d (radial Gaussian model), d + 1 with the second layer
     dim = cfg["d"] + 1 if _is_multiindex(scenario) else cfg["d"]
-    comparison = compare(pde_run.pde, sgd_run.sgd, n_neurons=cfg["N"], eps=cfg["eps"],
-                         dim=dim)
-    return RunResult(scenario=scenario, config=cfg, pde=pde_run.pde, sgd=sgd_run.sgd,
+    comparison = compare(pde, sgd_run.sgd, n_neurons=cfg["N"], eps=cfg["eps"], dim=dim)
+    return RunResult(scenario=scenario, config=cfg, pde=pde, sgd=sgd_run.sgd,
                      comparison=comparison)

@@ -4,14 +4,23 @@
 
     reducedpde list [SCENARIO]                      scenarios, or one scenario's parameters
     reducedpde pde SCENARIO [-p k=v ...] [-o out.h5] [--config file.toml]
-    reducedpde sgd SCENARIO [-p k=v ...] [-o out.h5] [--seeds K]
+    reducedpde pde --resume out.h5                  continue an interrupted PDE run
+    reducedpde sgd SCENARIO [-p k=v ...] [-o out.h5] [--seeds K] [--checkpoint-every S]
+    reducedpde sgd --resume out.h5                  continue an interrupted run
     reducedpde validate SCENARIO [-p k=v ...] [-o results.h5] [--seeds K] [--plot risk.png]
+    reducedpde validate --resume results.h5
     reducedpde plot results.h5 [-o fig.png] [--densities dens.png] [--fourier coef.png]
     reducedpde info FILE.h5
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
 line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
 exits with status 1 when the PDE and SGD disagree by more than the tolerance.
+
+Long runs: ``pde`` (radial scenarios), ``sgd`` and ``validate`` with ``-o FILE`` write a
+checkpoint into FILE every ``--checkpoint-every`` seconds (default 300) and when stopped by
+Ctrl-C or SIGTERM (a second Ctrl-C aborts at once). Files are replaced atomically, so a
+killed process leaves the previous complete file. ``--resume FILE`` continues the run bit
+for bit.
 """
 
 from __future__ import annotations
@@ -86,44 +95,84 @@ def _cmd_list(args) -> int:
 def _cmd_pde(args) -> int:
     from .api import run_pde
     from .io import save
+    from .scenarios import get_scenario
 
-    params = _collect_params(args)
-    result = run_pde(args.scenario, params, progress=not args.quiet)
+    scenario, params, previous, output = _run_target(args)
+    options = {} if get_scenario(scenario).model == "multiindex" else _checkpoint_options(
+        args, output)
+    result = run_pde(scenario, params, progress=not args.quiet, resume=previous, **options)
     pde = result.pde
-    if pde.attrs.get("interrupted"):
-        print("reducedpde: interrupted; keeping the output times completed so far",
-              file=sys.stderr)
+    _report_interrupt("pde", pde, output, "the output times completed so far")
     if "n_atoms" in pde.attrs:
         work = f"{pde.attrs['n_rhs']} velocity evaluations on {pde.attrs['n_atoms']} atoms"
     else:
         work = f"{pde.attrs['n_steps']} steps on {pde.attrs['n_cells']} cells"
     print(
-        f"{args.scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
+        f"{scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
         f"mean |w| = {pde.mean_norm[-1]:.6g}  ({work}, {pde.attrs['wall_time_s']:.2f} s)"
     )
-    if args.output:
-        path = save(result, args.output)
-        print(f"wrote {path}")
+    if output:
+        print(f"wrote {save(result, output)}")
     return 0
+
+
+def _run_target(args):
+    """``(scenario, params, previous run or None, output path)`` of ``sgd``/``validate``,
+    taking the scenario and parameters of the file given with ``--resume``."""
+    from .api import resume_parameters
+    from .io import load
+
+    params = _collect_params(args)
+    if not args.resume:
+        if not args.scenario:
+            raise UsageError("a scenario is required (or --resume FILE.h5)")
+        return args.scenario, params, None, args.output
+    previous = load(args.resume)
+    scenario, stored = resume_parameters(previous)
+    if args.scenario and args.scenario != scenario:
+        raise ValueError(f"--resume {args.resume} is a run of scenario {scenario!r}, "
+                         f"not {args.scenario!r}")
+    args.scenario = scenario
+    return scenario, {**stored, **params}, previous, args.output or args.resume
+
+
+def _checkpoint_options(args, output):
+    """Keyword arguments of the API's checkpointing for the chosen output file."""
+    from .io import save
+
+    if not output:
+        return {}
+    return {"checkpoint_every_s": args.checkpoint_every,
+            "on_checkpoint": lambda partial: save(partial, output)}
+
+
+def _report_interrupt(command: str, part, output, what: str) -> None:
+    if not part.attrs.get("interrupted"):
+        return
+    if part.checkpoint is not None and output:
+        print(f"reducedpde: interrupted; {what} and the state to continue from are in "
+              f"{output}; continue with: reducedpde {command} --resume {output}",
+              file=sys.stderr)
+    else:
+        print(f"reducedpde: interrupted; keeping {what}", file=sys.stderr)
 
 
 def _cmd_sgd(args) -> int:
     from .api import run_sgd
     from .io import save
 
-    params = _collect_params(args)
-    result = run_sgd(args.scenario, params, progress=not args.quiet)
+    scenario, params, previous, output = _run_target(args)
+    result = run_sgd(scenario, params, progress=not args.quiet, resume=previous,
+                     **_checkpoint_options(args, output))
     sgd = result.sgd
-    if sgd.attrs.get("interrupted"):
-        print("reducedpde: interrupted; keeping the recording times completed so far",
-              file=sys.stderr)
+    _report_interrupt("sgd", sgd, output, "the recording times completed so far")
     print(
-        f"{args.scenario}: R(t={sgd.t[-1]:g}) = {sgd.risk[:, -1].mean():.6g} "
+        f"{scenario}: R(t={sgd.t[-1]:g}) = {sgd.risk[:, -1].mean():.6g} "
         f"(mean of {sgd.risk.shape[0]} runs), mean |w| = {sgd.mean_norm[:, -1].mean():.6g}  "
         f"({sgd.attrs.get('wall_time_s', float('nan')):.2f} s)"
     )
-    if args.output:
-        print(f"wrote {save(result, args.output)}")
+    if output:
+        print(f"wrote {save(result, output)}")
     return 0
 
 
@@ -154,19 +203,21 @@ def _cmd_validate(args) -> int:
     from .api import validate
     from .io import save
 
-    params = _collect_params(args)
-    result = validate(args.scenario, params, progress=not args.quiet)
+    scenario, params, previous, output = _run_target(args)
+    result = validate(scenario, params, progress=not args.quiet, resume=previous,
+                      **_checkpoint_options(args, output))
     cfg = result.config
     if "delta" in cfg:
-        print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
+        print(f"{scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
               f"kappa={cfg['kappa']:g}, delta={cfg['delta']:g}, seeds={cfg['seeds']}")
     else:
-        print(f"{args.scenario}: N={cfg['N']}, d={cfg['d']}, k={cfg['k']}, "
+        print(f"{scenario}: N={cfg['N']}, d={cfg['d']}, k={cfg['k']}, "
               f"target={cfg['target']}, inputs={cfg['inputs']}, eps={cfg['eps']:g}, "
               f"batch={cfg['batch']}, seeds={cfg['seeds']}")
+    _report_interrupt("validate", result.sgd, output, "the SGD recording times completed so far")
     print(_comparison_table(result))
-    if args.output:
-        print(f"wrote {save(result, args.output)}")
+    if output:
+        print(f"wrote {save(result, output)}")
     if args.plot:
         from .plot import risk_curves, save_figure
 
@@ -211,6 +262,18 @@ def _save_partial(args, exc) -> None:
     print(f"reducedpde: wrote the last good state to {save(result, output)}", file=sys.stderr)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds >= 0, got {text!r}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reducedpde", description="Reduced mean-field PDEs and particle SGD.")
     parser.add_argument("--version", action="version", version=f"reducedpde {__version__}")
@@ -220,26 +283,38 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("scenario", nargs="?")
     p_list.set_defaults(func=_cmd_list)
 
-    def add_run_options(p):
-        p.add_argument("scenario", help="scenario name (see `reducedpde list`)")
+    def add_run_options(p, scenario_required=True):
+        p.add_argument("scenario", nargs=None if scenario_required else "?",
+                       help="scenario name (see `reducedpde list`)")
         p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                        help="override a parameter (repeatable)")
         p.add_argument("--config", metavar="FILE.toml", help="parameters from a TOML file")
         p.add_argument("-o", "--output", metavar="FILE.h5", help="write results to HDF5")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    def add_resume_options(p, seeds=True):
+        if seeds:
+            p.add_argument("--seeds", type=int, metavar="K", help="number of SGD runs")
+        p.add_argument("--resume", metavar="FILE.h5",
+                       help="continue the interrupted run stored in FILE.h5 (scenario and "
+                            "parameters from the file; output to the same file unless -o)")
+        p.add_argument("--checkpoint-every", type=_seconds, default=300.0, metavar="SECONDS",
+                       help="wall time between checkpoints written to the output file "
+                            "(default 300; Ctrl-C/SIGTERM always write one)")
+
     p_pde = sub.add_parser("pde", help="solve the reduced PDE of a scenario")
-    add_run_options(p_pde)
+    add_run_options(p_pde, scenario_required=False)
+    add_resume_options(p_pde, seeds=False)
     p_pde.set_defaults(func=_cmd_pde)
 
     p_sgd = sub.add_parser("sgd", help="run the particle SGD of a scenario")
-    add_run_options(p_sgd)
-    p_sgd.add_argument("--seeds", type=int, metavar="K", help="number of SGD runs")
+    add_run_options(p_sgd, scenario_required=False)
+    add_resume_options(p_sgd)
     p_sgd.set_defaults(func=_cmd_sgd)
 
     p_val = sub.add_parser("validate", help="PDE vs SGD on one scenario, with a verdict")
-    add_run_options(p_val)
-    p_val.add_argument("--seeds", type=int, metavar="K", help="number of SGD runs")
+    add_run_options(p_val, scenario_required=False)
+    add_resume_options(p_val)
     p_val.add_argument("--plot", metavar="FIG.png", help="write the risk curves")
     p_val.set_defaults(func=_cmd_validate)
 

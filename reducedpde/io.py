@@ -24,6 +24,7 @@ File layout (``FORMAT_VERSION = 1``)
         densities           (n_s, n_cells)    density in each cell at each snapshot
         grid_edges          (n_cells + 1,)    cell edges
         extra/<name>        one dataset per entry of ``PDEResult.extra``
+        checkpoint/         as for ``/sgd`` (``PDEResult.checkpoint``)
         attributes          ``PDEResult.attrs`` (solver, grid size, dt policy, wall time …)
     /sgd                    present iff ``RunResult.sgd`` is not None
         t                   (n_t,)
@@ -34,6 +35,10 @@ File layout (``FORMAT_VERSION = 1``)
         hist_edges          (n_bins + 1,)
         seeds               (n_seeds,)
         extra/<name>        one dataset per entry of ``SGDResult.extra``
+        checkpoint/         present iff the run stopped early with checkpointing on:
+                            ``SGDResult.checkpoint``, a nested dict written as groups
+                            (dicts), datasets (arrays, uncompressed) and attributes
+                            (everything else); what a resumed run needs
         attributes          ``SGDResult.attrs`` (N, d, eps, wall time …)
     /comparison             present iff ``RunResult.comparison`` is not None
         attributes          tolerance (float), passed (bool)
@@ -134,7 +139,7 @@ RESERVED_ROOT_ATTRS = (
 )
 
 _GROUP_CLASSES = {"pde": PDEResult, "sgd": SGDResult}
-_DICT_FIELDS = ("attrs", "extra")
+_DICT_FIELDS = ("attrs", "extra", "checkpoint")
 _INT64 = np.iinfo(np.int64)
 
 
@@ -269,6 +274,26 @@ def _write_part(parent, name: str, part) -> None:
         _write_array(group, f.name, value, where)
     _write_arrays(group.create_group("extra", track_order=True), part.extra, f"{where}/extra")
     _write_attrs(group, part.attrs, f"{where} attrs")
+    checkpoint = getattr(part, "checkpoint", None)
+    if checkpoint is not None:
+        _write_tree(group.create_group("checkpoint", track_order=True), checkpoint,
+                    f"{where}/checkpoint")
+
+
+def _write_tree(group, tree: dict, where: str) -> None:
+    """Write a nested dict: dicts become groups, arrays datasets (uncompressed: mostly
+    random mantissas), everything else attributes."""
+    if not isinstance(tree, dict):
+        raise TypeError(f"{where} must be a dict, got {type(tree).__name__}")
+    for key, value in tree.items():
+        _check_name(key, where)
+        if isinstance(value, dict):
+            _write_tree(group.create_group(key, track_order=True), value, f"{where}/{key}")
+        elif isinstance(value, np.ndarray):
+            _check_array_dtype(value, f"{where}/{key}")
+            group.create_dataset(key, data=value)
+        else:
+            group.attrs[key] = _encode_attr(value, f"{where}[{key!r}]")
 
 
 def _write_comparison(parent, comp: ComparisonResult) -> None:
@@ -496,7 +521,18 @@ def _read_part(path: Path, h5file, name: str):
             continue
         kwargs[f.name] = _read_array(_require(path, group, f.name, "dataset"))
     extra = _read_arrays(path, group["extra"]) if "extra" in group else {}
-    return cls(**kwargs, attrs=_read_attrs(group), extra=extra)
+    part = cls(**kwargs, attrs=_read_attrs(group), extra=extra)
+    if "checkpoint" in group:
+        part.checkpoint = _read_tree(group["checkpoint"])
+    return part
+
+
+def _read_tree(group) -> dict:
+    """Inverse of :func:`_write_tree`."""
+    out = _read_attrs(group)
+    for name, obj in group.items():
+        out[name] = _read_tree(obj) if isinstance(obj, h5py.Group) else _read_array(obj)
+    return out
 
 
 def _read_comparison(path: Path, h5file) -> ComparisonResult:
@@ -639,7 +675,23 @@ def _part_lines(name: str, part) -> list[str]:
     lines.append("  arrays:")
     lines += _array_lines(arrays, "    ")
     lines += _array_lines({f"extra/{k}": np.asarray(v) for k, v in part.extra.items()}, "    ")
+    checkpoint = getattr(part, "checkpoint", None)
+    if checkpoint is not None:
+        lines.append(f"  checkpoint: {_checkpoint_summary(checkpoint)}")
     return lines
+
+
+def _checkpoint_summary(checkpoint: dict) -> str:
+    runs = checkpoint.get("runs")
+    if isinstance(runs, dict) and runs:
+        steps = [run.get("step") for run in runs.values() if isinstance(run, dict)]
+        return (f"resumable ({len(runs)} runs at steps {_short(steps)}; "
+                "continue with --resume FILE)")
+    if "next_output" in checkpoint and "times" in checkpoint:
+        done = int(checkpoint["next_output"])
+        return (f"resumable ({done} of {np.size(checkpoint['times'])} output times done; "
+                "continue with --resume FILE)")
+    return "resumable (continue with --resume FILE)"
 
 
 def info(path) -> str:

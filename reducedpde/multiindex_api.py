@@ -247,8 +247,10 @@ def _initial_a(cfg: dict):
 
 
 def run_multiindex_sgd(cfg: dict, times: np.ndarray, snaps: np.ndarray, *, xi=None,
-                       progress: bool = True, keep_weights: bool = False) -> SGDResult:
-    """Particle SGD of a validated config, recorded at the PDE's times and cells."""
+                       progress: bool = True, keep_weights: bool = False,
+                       checkpointing=None) -> SGDResult:
+    """Particle SGD of a validated config, recorded at the PDE's times and cells
+    (``checkpointing``: see :class:`reducedpde.sgd.runner.Checkpointing`)."""
     from .sgd.multiindex import simulate_multiindex
 
     if cfg["spherical"]:
@@ -269,6 +271,7 @@ def run_multiindex_sgd(cfg: dict, times: np.ndarray, snaps: np.ndarray, *, xi=No
         seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])), record_times=times,
         snapshot_times=snaps, hist_edges=histogram_edges(cfg), hist_variable="norm",
         n_test=cfg["n_test"], keep_weights=keep_weights, progress=progress,
+        checkpointing=checkpointing,
     )
     snap_a, snap_s, snap_r = (sgd.extra.get(f"snapshot_{key}") for key in ("a", "s", "r"))
     if snap_a is not None and snap_s is not None and snap_r is not None:

@@ -35,6 +35,9 @@ class PDEResult:
         Scalars describing the run (solver name, number of cells and steps, wall time …).
     extra : dict of str to ndarray
         Further time series (e.g. ``free_energy``), all with a leading ``n_t`` axis.
+    checkpoint : dict or None
+        Set when the solver stopped before the last output time with checkpointing on:
+        the state to resume from. Stored in the group ``checkpoint`` of ``/pde``.
     """
 
     t: np.ndarray
@@ -45,6 +48,7 @@ class PDEResult:
     grid_edges: np.ndarray
     attrs: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    checkpoint: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def grid_centres(self) -> np.ndarray:
@@ -78,6 +82,10 @@ class SGDResult:
         ``N``, ``d``, ``eps``, wall time, …
     extra : dict of str to ndarray
         Further arrays, e.g. ``risk_stderr`` or ``final_weights``.
+    checkpoint : dict or None
+        Set when the run was stopped before its end with checkpointing on: the state to
+        resume from (nested dict of arrays, numbers and strings; see
+        :mod:`reducedpde.sgd.runner`). Stored in the group ``checkpoint`` of ``/sgd``.
     """
 
     t: np.ndarray
@@ -89,6 +97,7 @@ class SGDResult:
     seeds: np.ndarray
     attrs: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    checkpoint: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def risk_mean(self) -> np.ndarray:

@@ -56,6 +56,9 @@ GAUSSIANS_PARAMETERS = dict(
            low_open=True),
         _p("kernel_tol", "float", 1e-10, "truncation tolerance of the interaction kernel",
            low=0, high=1e-2, low_open=True),
+        _p("min_resolved_cells", "float", 5.0,
+           "noisy: stop when the density occupies fewer cells (1/Σp²; 0: no check)", low=0,
+           high=1e6),
         # SGD
         _p("N", "int", 800, "number of neurons (SGD)", low=1, high=1e7),
         _p("eps", "float", 1e-4, "SGD step size ε (s_k = ε ξ)", low=0, high=10, low_open=True),

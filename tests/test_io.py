@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import h5py
@@ -614,3 +616,17 @@ def test_flipped_bytes_are_caught_before_hdf5_parses_the_file(saved, tmp_path):
         bad.write_bytes(bytes(damaged))
         with pytest.raises(io.ResultFileError, match=r"checksum mismatch|not an HDF5"):
             io.load(bad)
+
+
+def test_temporary_files_of_dead_writers_are_removed_by_the_next_save(tmp_path):
+    from reducedpde.results import RunResult
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    orphan = tmp_path / f".run.tmp-{int(dead.stdout)}-0123abcd.h5"
+    orphan.write_bytes(b"half-written")
+    other = tmp_path / ".other.tmp-1-0123abcd.h5"  # another target: not touched
+    other.write_bytes(b"x")
+    io.save(RunResult(scenario="gaussians", config={}), tmp_path / "run.h5")
+    assert not orphan.exists()
+    assert other.exists()

@@ -154,3 +154,20 @@ def test_infinite_dimension_needs_an_explicit_initial_law():
     res = api.run_pde("gaussians", {"d": "inf", "cells": 400, "t_max": 1.0, "n_times": 5},
                       initial_density=lambda r: norm(0.4, 0.02).pdf(r), progress=False)
     assert res.pde.attrs["kernel_rank"] == 2
+
+
+def test_noisy_density_narrower_than_the_grid_stops_with_advice():
+    from reducedpde.api import run_pde
+
+    with pytest.raises(SolverError, match="narrower than the grid resolves") as err:
+        run_pde("gaussians-noisy", {"beta": 1e6}, progress=False)
+    partial = err.value.partial
+    assert np.isfinite(partial.risk[0])  # the last good outputs are kept
+    assert np.isnan(partial.risk[-1])
+
+
+def test_resolution_check_can_be_switched_off():
+    from reducedpde.api import run_pde
+
+    res = run_pde("gaussians-noisy", {"beta": 1e6, "min_resolved_cells": 0}, progress=False)
+    assert np.all(np.isfinite(res.pde.risk))

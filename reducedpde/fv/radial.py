@@ -11,6 +11,10 @@ on a :class:`~reducedpde.fv.grid.Grid1D` with no-flux ends, for any model exposi
 
 The right-hand side is proportional to ``ξ(t)``, so a step-size schedule is a time change:
 the solver integrates in ``τ = ∫_0^t ξ(s) ds`` with ``ξ ≡ 1`` and reports the physical times.
+
+Checkpoints (:class:`~reducedpde.checkpointing.Checkpointing`) are taken at output times: the
+cell masses, the next implicit step size and the outputs so far. The steppers restart at
+every output time, so a resumed run repeats the uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from scipy.integrate import quad
 from tqdm.auto import tqdm
 
+from ..checkpointing import Checkpointing, deferred_interrupts
 from ..results import PDEResult
 from . import steppers
 from .grid import Grid1D
@@ -137,7 +142,9 @@ def solve_radial(
     step_tol: float = 2e-3,
     boundary_tol: float = 1e-9,
     max_steps: int = 50_000_000,
+    min_resolved_cells: float = 5.0,
     progress: bool = True,
+    checkpointing: Checkpointing | None = None,
 ) -> PDEResult:
     r"""Integrate the radial equation and record the risk, mean norm and densities.
 
@@ -165,22 +172,35 @@ def solve_radial(
         Stop with an error when the last cell holds more than this mass fraction.
     max_steps : int
         Safety limit on the total number of steps.
+    min_resolved_cells : float
+        Noisy runs only: stop with an error when the density occupies fewer cells than
+        this, measured by the participation number ``1/Σ_j p_j²`` of the cell masses
+        ``p_j`` (``≈ 3.5 σ/h`` for a Gaussian of width ``σ`` on cells of width ``h``).
+        Large ``β`` and ``d`` make the Gibbs law ``∝ r^{d−1} exp(−βΨ_λ)`` narrower than
+        the grid can resolve; the Scharfetter–Gummel scheme stays positive there but its
+        answer is then meaningless. ``0`` disables the check.
     progress : bool
         Show a progress bar.
+    checkpointing : Checkpointing, optional
+        Checkpoints at output times (every ``every_s`` seconds and when stopped by a
+        signal) handed to ``checkpointing.save(state, partial result)``, and resumption
+        from ``checkpointing.resume``.
 
     Returns
     -------
     PDEResult
         ``extra['free_energy']`` holds ``F`` at the output times.
 
-    A ``KeyboardInterrupt`` (Ctrl-C) stops the run cleanly: the result holds the output
-    times completed so far and ``attrs['interrupted'] = True``.
+    Ctrl-C or SIGTERM stops the run at the next output time: the result holds the output
+    times completed so far, ``attrs['interrupted'] = True`` and, with ``checkpointing``,
+    the state to resume from in ``.checkpoint``.
 
     Raises
     ------
     SolverError
         When mass reaches ``r_max`` (enlarge ``r_max``), the state becomes non-finite or
-        negative, or ``max_steps`` is exceeded. ``err.partial`` keeps the run so far.
+        negative, ``max_steps`` is exceeded, or a noisy density is narrower than the grid
+        resolves (``min_resolved_cells``). ``err.partial`` keeps the run so far.
     """
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or times.size < 2 or times[0] != 0.0 or np.any(np.diff(times) <= 0):
@@ -235,48 +255,122 @@ def solve_radial(
         ),
     }
     start = time.perf_counter()
-    record(0)
-    recorded = 1
+    ckpt = checkpointing
+    wall_before = 0.0
     total_steps = 0
     dt_next = 1e-6
-    bar = tqdm(total=n_t - 1, desc="PDE", unit="out", disable=not progress, leave=False)
-    try:
-        for i in range(1, n_t):
-            if noisy:
-                t_reached, steps, status, dt_next = steppers.integrate_drift_diffusion(
-                    masses, grid.widths, grid.centres, disc.features, disc.weights,
-                    disc.potential, disc.entropic, model.beta, MOBILITY, taus[i - 1], taus[i],
-                    dt_next, step_tol, math.inf, max_steps - total_steps, boundary_tol,
-                )
-            else:
-                t_reached, steps, status = steppers.integrate_transport(
-                    masses, grid.widths, grid.centres, disc.features, disc.feature_derivatives,
-                    disc.weights, disc.potential_derivative, MOBILITY, taus[i - 1], taus[i],
-                    cfl, limiter_theta, max_steps - total_steps, boundary_tol,
-                )
-            total_steps += steps
-            if status != steppers.STATUS_OK:
-                attrs.update(n_steps=total_steps, wall_time_s=time.perf_counter() - start)
-                partial = _pack(times, risk, mean_norm, free_energy, snapshot_times, densities,
-                                grid, attrs)
-                raise SolverError(_failure_message(status, times, taus, t_reached, grid),
-                                  partial)
-            record(i)
-            recorded = i + 1
-            bar.update()
-    except KeyboardInterrupt:
-        # keep every output time completed so far (the kernels return between outputs)
-        attrs["interrupted"] = True
-        keep = snap_index < recorded
-        times, risk, mean_norm, free_energy = (
-            times[:recorded], risk[:recorded], mean_norm[:recorded], free_energy[:recorded]
-        )
-        snapshot_times, densities = snapshot_times[keep], densities[keep]
-    finally:
-        bar.close()
-    attrs.setdefault("interrupted", False)
-    attrs.update(n_steps=total_steps, wall_time_s=time.perf_counter() - start)
+    recorded = 0
+    if ckpt is not None and ckpt.resume is not None:
+        recorded, total_steps, dt_next, wall_before = _restore(
+            ckpt.resume, times, masses, risk, mean_norm, free_energy, densities)
+
+    def wall():
+        return wall_before + time.perf_counter() - start
+
+    def fail(message):
+        attrs.update(n_steps=total_steps, wall_time_s=wall())
+        partial = _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid,
+                        attrs)
+        raise SolverError(message, partial)
+
+    def check_resolution(i):
+        if not noisy or min_resolved_cells <= 0:
+            return
+        cells = occupied_cells(masses)
+        if cells < min_resolved_cells:
+            fail(_resolution_message(cells, min_resolved_cells, times[i], grid, model))
+
+    def truncated(n):
+        keep = snap_index < n
+        return _pack(times[:n], risk[:n], mean_norm[:n], free_energy[:n],
+                     snapshot_times[keep], densities[keep], grid,
+                     dict(attrs, n_steps=total_steps, wall_time_s=wall(), interrupted=True))
+
+    last_save = time.monotonic()
+    latest = None
+
+    def checkpoint():
+        nonlocal last_save, latest
+        latest = {
+            "times": times.copy(), "next_output": recorded, "masses": masses.copy(),
+            "dt_next": float(dt_next), "n_steps": int(total_steps), "wall_time_s": wall(),
+            "risk": risk.copy(), "mean_norm": mean_norm.copy(),
+            "free_energy": free_energy.copy(), "densities": densities.copy(),
+        }
+        if ckpt.save is not None:
+            partial = truncated(recorded)
+            partial.checkpoint = latest
+            ckpt.save(latest, partial)
+        last_save = time.monotonic()
+
+    if recorded == 0:
+        check_resolution(0)
+        record(0)
+        recorded = 1
+    bar = tqdm(total=n_t - 1, initial=recorded - 1, desc="PDE", unit="out",
+               disable=not progress, leave=False)
+    stopped = False
+    with deferred_interrupts() as stop:
+        try:
+            for i in range(recorded, n_t):
+                if stop.requested:
+                    stopped = True
+                    break
+                if noisy:
+                    t_reached, steps, status, dt_next = steppers.integrate_drift_diffusion(
+                        masses, grid.widths, grid.centres, disc.features, disc.weights,
+                        disc.potential, disc.entropic, model.beta, MOBILITY, taus[i - 1],
+                        taus[i], dt_next, step_tol, math.inf, max_steps - total_steps,
+                        boundary_tol,
+                    )
+                else:
+                    t_reached, steps, status = steppers.integrate_transport(
+                        masses, grid.widths, grid.centres, disc.features,
+                        disc.feature_derivatives, disc.weights, disc.potential_derivative,
+                        MOBILITY, taus[i - 1], taus[i], cfl, limiter_theta,
+                        max_steps - total_steps, boundary_tol,
+                    )
+                total_steps += steps
+                if status != steppers.STATUS_OK:
+                    fail(_failure_message(status, times, taus, t_reached, grid))
+                check_resolution(i)
+                record(i)
+                recorded = i + 1
+                bar.update()
+                if (ckpt is not None and ckpt.every_s is not None and recorded < n_t
+                        and time.monotonic() - last_save >= ckpt.every_s):
+                    checkpoint()
+            if stopped and ckpt is not None:
+                checkpoint()
+        except KeyboardInterrupt:
+            # a second signal, or an interrupt raised inside a kernel call's Python wrapper:
+            # keep every output time completed so far and the latest periodic checkpoint
+            stopped = True
+        finally:
+            bar.close()
+    if stopped:
+        result = truncated(recorded)
+        result.checkpoint = latest
+        return result
+    attrs.update(interrupted=False, n_steps=total_steps, wall_time_s=wall())
     return _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs)
+
+
+def _restore(state, times, masses, risk, mean_norm, free_energy, densities):
+    """Copy a checkpoint into the solver's arrays; returns
+    ``(next output index, steps so far, next implicit step, wall time so far)``."""
+    stored_times = np.asarray(state["times"], dtype=float)
+    if stored_times.shape != times.shape or not np.array_equal(stored_times, times):
+        raise ValueError("resume: the checkpoint was taken with different output times")
+    for name, target in (("masses", masses), ("risk", risk), ("mean_norm", mean_norm),
+                         ("free_energy", free_energy), ("densities", densities)):
+        value = np.asarray(state[name], dtype=float)
+        if value.shape != target.shape:
+            raise ValueError(f"resume: checkpoint array {name} has shape {value.shape}, this "
+                             f"run needs {target.shape} (different grid?)")
+        target[...] = value
+    return (int(state["next_output"]), int(state["n_steps"]), float(state["dt_next"]),
+            float(state["wall_time_s"]))
 
 
 def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs):
@@ -289,6 +383,23 @@ def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, 
         grid_edges=grid.edges.copy(),
         attrs=dict(attrs),
         extra={"free_energy": free_energy},
+    )
+
+
+def occupied_cells(masses) -> float:
+    """Participation number ``(Σ_j m_j)² / Σ_j m_j²``: how many cells the mass occupies."""
+    masses = np.asarray(masses, dtype=float)
+    return float(masses.sum() ** 2 / np.sum(masses * masses))
+
+
+def _resolution_message(cells, minimum, t, grid, model):
+    width = float(np.max(grid.widths))
+    return (
+        f"PDE solver stopped at t={t:.6g}: the noisy density occupies only {cells:.2g} cells "
+        f"(participation number; minimum min_resolved_cells={minimum:g}), i.e. its width "
+        f"is about {cells / 3.5 * width:.2g} for cells of {width:.2g}: beta={model.beta:g} "
+        f"and d={model.d:g} make the law narrower than the grid resolves. Increase cells "
+        "(or reduce r_max), or lower beta"
     )
 
 

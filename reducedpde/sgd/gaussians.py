@@ -26,9 +26,9 @@ from ..results import SGDResult
 from .kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
 from .params import validate_parameters, validate_seeds
 from .population_risk import gaussian_classes_risk
-from .runner import run_ensemble, spawn_generators
+from .runner import Checkpointing, spawn_generators
 from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges
+from .summaries import assemble_result, check_edges, run_and_assemble
 
 __all__ = ["gaussian_initial_weights", "gaussian_run_generators", "simulate_gaussians"]
 
@@ -84,6 +84,12 @@ class _GaussianClasses:
     def weights(self, run):
         return {"final_weights": run.W}
 
+    def get_state(self, run):
+        return run.get_state()
+
+    def set_state(self, run, state):
+        run.set_state(state)
+
 
 def simulate_gaussians(
     N: int,
@@ -105,6 +111,7 @@ def simulate_gaussians(
     keep_weights: bool = False,
     progress: bool = True,
     chunk_steps: int | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> SGDResult:
     r"""Online SGD of ``N`` neurons on the isotropic Gaussian classes, one run per seed.
 
@@ -157,6 +164,9 @@ def simulate_gaussians(
         Show a progress bar.
     chunk_steps : int, optional
         Steps per compiled call (default: about 2²⁷ multiply-adds per call).
+    checkpointing : Checkpointing, optional
+        Periodic checkpoints and resumption (:class:`reducedpde.sgd.runner.Checkpointing`);
+        its ``save`` callback receives ``(state, partial SGDResult)``.
 
     Returns
     -------
@@ -164,8 +174,9 @@ def simulate_gaussians(
         ``risk``: exact population risk (Mehler series + closed forms); ``mean_norm``:
         mean ``‖w_i‖``; ``histograms``: densities of ``‖w_i‖`` w.r.t. ``dr``;
         ``extra['snapshot_norm']``: the norms themselves ``(n_seeds, n_s, N)``.
-        A ``KeyboardInterrupt`` stops the run between kernel calls; the times recorded
-        so far are returned with ``attrs['interrupted'] = True``.
+        Ctrl-C or SIGTERM stops the run between kernel calls; the times recorded so far
+        are returned with ``attrs['interrupted'] = True`` (and, with ``checkpointing``,
+        the state to resume from in ``.checkpoint``).
     """
     validate_parameters(
         N=N,
@@ -191,16 +202,6 @@ def simulate_gaussians(
         N, d, float(delta), float(kappa), act, float(lam), float(beta), int(batch), step_sizes
     )
     chunk = int(chunk_steps) if chunk_steps is not None else default_chunk_steps(N * d, batch)
-    record_out = run_ensemble(
-        problem,
-        seeds,
-        record,
-        snaps,
-        chunk,
-        keep_weights=keep_weights,
-        progress=progress,
-        description="SGD gaussians",
-    )
     attrs = {
         "problem": "gaussian-classes",
         "N": int(N),
@@ -220,6 +221,12 @@ def simulate_gaussians(
         "risk_method": "exact (Mehler series, bivariate closed form / quadrature)",
         "kernel": "numba",
     }
-    return assemble_result(
-        record_out, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",)
-    )
+
+    def finish(record):
+        return assemble_result(
+            record, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",)
+        )
+
+    return run_and_assemble(problem, seeds, record, snaps, chunk, finish,
+                            keep_weights=keep_weights, progress=progress,
+                            description="SGD gaussians", checkpointing=checkpointing)

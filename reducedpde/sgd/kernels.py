@@ -16,25 +16,35 @@ with ``s^w_k = ξ_w s_k``, ``s^a_k = ξ_a s_k`` and independent standard Gaussia
 
 Memory traffic: the update of neuron ``i`` and its pre-activations for the *next* batch are
 computed in the same visit of the row ``w_i`` (the next batch is drawn before the update), so
-a step streams the ``N × d`` weights once (read + write) instead of twice.
+a step streams the ``N × d`` weights once (read + write) instead of twice. A row that cannot
+change (zero gradient coefficients, e.g. ``σ' = 0`` on the flat pieces of the MMN18
+activation, with no weight decay and no noise) is only read. ``σ`` and ``σ'`` of all neurons
+are evaluated before the pass over the rows, for piecewise-linear activations in one
+branch-free loop per knot vectorised over the neurons.
 
 Randomness comes from two :class:`numpy.random.Generator` objects used inside the compiled
 code (Numba supports them natively; no global ``np.random`` state is involved): one for the
 data (samples ``x``, labels), one for the Langevin noise. Coordinates supplied by the caller
 (the ``k`` relevant coordinates of multi-index problems and their labels) come from the
 caller's own generator, in blocks. The states live in the generators, so a run is
-reproducible, and bit for bit independent of how its steps are split into kernel calls (the
-pre-activations of a block's first batch are computed by the same code as every update).
+reproducible, and bit for bit independent of how its steps are split into kernel calls: a
+call keeps nothing but ``W``, ``A`` and the generators, and recomputes the pre-activations of
+its first batch by read-only passes over the rows; every pre-activation, read-only or fused
+with an update, comes from the same fixed-order dot product of :mod:`reducedpde.sgd.rowops`,
+and the kernel is compiled without fast-math flags (each floating-point operation is
+evaluated as written, wherever LLVM inlines or duplicates it).
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import numba
 import numpy as np
 
-from ..activations import activation_derivative, activation_value
+from ..activations import CODE_PIECEWISE_LINEAR, activation_derivative, activation_value
+from .rowops import dot, row_step, row_step_noisy
 
 __all__ = [
     "SAMPLER_GAUSSIAN_CLASSES",
@@ -43,6 +53,8 @@ __all__ = [
     "SAMPLER_HYPERCUBE_SUBSPACE",
     "KernelState",
     "draw_batch",
+    "generator_state",
+    "set_generator_state",
     "sgd_block",
 ]
 
@@ -55,40 +67,62 @@ SAMPLER_HYPERCUBE_SUBSPACE = 2
 #: whole x (and y) supplied
 SAMPLER_GIVEN = 3
 
-# reassociation lets LLVM vectorise the dot-product reductions
-_FASTMATH = {"reassoc", "contract", "nsz"}
 _TWO_POW_52 = 4503599627370496.0
 
 
-# the small helpers are inlined: a call passing array structs costs more than a short row
-@numba.njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _dot(u, v):
-    acc = 0.0
-    for l in range(u.shape[0]):
-        acc += u[l] * v[l]
-    return acc
+@numba.njit(cache=True)
+def _piecewise_linear_terms(code, params):
+    """``(c₀, s₀, knots, Δs)`` with ``σ(t) = c₀ + s₀ t + Σ_k Δs_k (t − t_k)_+`` for the
+    piecewise-linear ``params = [n, left_slope, right_slope, knots(n), values(n)]`` of
+    ``numba_spec()``, by the arithmetic of :class:`~reducedpde.activations.PiecewiseLinear`
+    (so the values are those of its ``offset`` and ``slope_jumps``); empty terms for other
+    codes."""
+    if code != CODE_PIECEWISE_LINEAR:
+        return 0.0, 0.0, np.empty(0), np.empty(0)
+    n = int(params[0])
+    left = params[1]
+    knots = params[3 : 3 + n].copy()
+    values = params[3 + n : 3 + 2 * n]
+    jumps = np.empty(n)
+    slope = left
+    for k in range(n):
+        if k + 1 < n:
+            next_slope = (values[k + 1] - values[k]) / (knots[k + 1] - knots[k])
+        else:
+            next_slope = params[2]
+        jumps[k] = next_slope - slope
+        slope = next_slope
+    return values[0] - left * knots[0], left, knots, jumps
 
 
-@numba.njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _row_step(row, decay, c, x, x_next):
-    """``row ← decay·row + c·x`` and return ``⟨row, x_next⟩`` (one pass over the row)."""
-    acc = 0.0
-    for l in range(row.shape[0]):
-        v = decay * row[l] + c * x[l]
-        row[l] = v
-        acc += v * x_next[l]
-    return acc
+@numba.njit(cache=True)
+def _activations(code, params, offset, left, knots, jumps, h, sig, dsig):
+    """``sig[i] = σ(h[i])``, ``dsig[i] = σ'(h[i])`` for all neurons.
 
-
-@numba.njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _row_step_noisy(row, decay, c, x, noise, g, x_next):
-    """``row ← decay·row + c·x + noise·g`` and return ``⟨row, x_next⟩``."""
-    acc = 0.0
-    for l in range(row.shape[0]):
-        v = decay * row[l] + c * x[l] + noise * g[l]
-        row[l] = v
-        acc += v * x_next[l]
-    return acc
+    Piecewise-linear activations (``offset, left, knots, jumps`` from
+    :func:`_piecewise_linear_terms`) use one branch-free loop per knot, vectorised over the
+    neurons: ``σ = c₀ + s₀ h + Σ_k Δs_k (h − t_k)_+`` and ``σ' = s₀ + Σ_k Δs_k 1[h > t_k]``
+    (the left slope at a kink, as :func:`~reducedpde.activations.activation_derivative`),
+    term by term in the order of ``PiecewiseLinear.value``/``derivative``, so the values
+    are bit for bit those of the NumPy methods. Other codes use the scalar evaluators.
+    """
+    N = h.shape[0]
+    if code == CODE_PIECEWISE_LINEAR:
+        for i in range(N):
+            sig[i] = offset + left * h[i]
+            dsig[i] = left
+        for k in range(knots.shape[0]):
+            tk = knots[k]
+            jk = jumps[k]
+            for i in range(N):
+                u = h[i] - tk
+                # max(u, 0) propagating NaN, like np.maximum
+                sig[i] += jk * (0.0 if u <= 0.0 else u)
+                dsig[i] += jk if h[i] > tk else 0.0
+    else:
+        for i in range(N):
+            sig[i] = activation_value(code, params, h[i])
+            dsig[i] = activation_derivative(code, params, h[i])
 
 
 @numba.njit(cache=True)
@@ -133,7 +167,7 @@ def draw_batch(sampler, rng, delta, Zb, Yb, offset, X, Y):
                     n_bits -= 1
 
 
-@numba.njit(cache=True, fastmath=_FASTMATH)
+@numba.njit(cache=True)
 def sgd_block(
     W,
     A,
@@ -160,6 +194,8 @@ def sgd_block(
     E,
     coef,
     g,
+    S,
+    D,
 ):
     """Advance ``(W, A)`` in place by ``len(steps)`` SGD steps (see the module docstring).
 
@@ -181,81 +217,105 @@ def sgd_block(
     rng_noise : numpy.random.Generator
         Langevin noise (drawn neuron by neuron: ``d`` values for ``w_i``, then one for
         ``a_i`` when ``train_a``).
-    X, Y, Xn, Yn, H, Hn, E, coef, g :
-        Work arrays of shapes (b, d), (b,), (b, d), (b,), (b, N), (b, N), (b,), (b,), (d,).
+    X, Y, Xn, Yn, H, Hn, E, coef, g, S, D :
+        Work arrays (C-contiguous) of shapes (b, d), (b,), (b, d), (b,), (b, N), (b, N),
+        (b,), (b,), (d,), (b, N), (b, N); nothing in them carries over between calls.
     """
     N, d = W.shape
     b = X.shape[0]
     n = steps.shape[0]
     inv_n = 1.0 / N
     noisy = inv_beta > 0.0
-    # Step −1 is a no-op update (decay 1, zero gradient, no noise drawn) that computes the
-    # pre-activations of the first batch with the very code of the later steps, so results
-    # do not depend on how the steps are split into blocks.
-    draw_batch(sampler, rng_x, delta, Zb, Yb, 0, Xn, Yn)
-    offset = b
-    for step in range(-1, n):
-        first = step < 0
-        sw = 0.0
-        sa = 0.0
-        if first:
-            for j in range(b):
-                E[j] = 0.0
-        else:
-            sw = steps[step] * xi_w
-            sa = steps[step] * xi_a
-            # residuals e_j (times 2/b)
-            for j in range(b):
-                acc = 0.0
-                for i in range(N):
-                    acc += A[i] * activation_value(code, params, H[j, i])
-                E[j] = (2.0 / b) * (Y[j] - acc * inv_n)
-            if step + 1 < n:
-                draw_batch(sampler, rng_x, delta, Zb, Yb, offset, Xn, Yn)
-                offset += b
+    if n == 0:
+        return
+    offset, left, knots, jumps = _piecewise_linear_terms(code, params)
+    # The first batch and its pre-activations (read-only passes over the rows). Every
+    # pre-activation, fused with an update or not, comes from the same fixed-order dot
+    # product (see rowops), so results do not depend on how the steps are split into blocks.
+    draw_batch(sampler, rng_x, delta, Zb, Yb, 0, X, Y)
+    for j in range(b):
+        x = X[j]
+        for i in range(N):
+            H[j, i] = dot(W, i, x)
+    offset_z = b
+    for step in range(n):
         prefetch = step + 1 < n
-        draw_noise = noisy and not first
+        sw = steps[step] * xi_w
+        sa = steps[step] * xi_a
+        # σ, σ' of the batch, then the residuals e_j (times 2/b)
+        for j in range(b):
+            _activations(code, params, offset, left, knots, jumps, H[j], S[j], D[j])
+            E[j] = (2.0 / b) * (Y[j] - dot(S, j, A) * inv_n)
+        if prefetch:
+            draw_batch(sampler, rng_x, delta, Zb, Yb, offset_z, Xn, Yn)
+            offset_z += b
         decay_w = 1.0 - 2.0 * lam * sw
         decay_a = 1.0 - 2.0 * lam * sa
         noise_w = math.sqrt(4.0 * sw * inv_beta)
         noise_a = math.sqrt(4.0 * sa * inv_beta)
-        for i in range(N):
-            ai = A[i]
-            grad_a = 0.0
-            for j in range(b):
-                h = H[j, i]
-                coef[j] = sw * E[j] * ai * activation_derivative(code, params, h)
+        # a row whose gradient vanishes is only read (for the next pre-activations) when
+        # nothing else changes it
+        fixed_rows = decay_w == 1.0 and not noisy
+        if b == 1:
+            # the same update as below, with the batch's views hoisted
+            e = E[0]
+            x = X[0]
+            x_next = Xn[0]
+            h_next = Hn[0]
+            sig = S[0]
+            dsig = D[0]
+            for i in range(N):
+                ai = A[i]
+                c = sw * e * ai * dsig[i]
+                if noisy:
+                    for l in range(d):
+                        g[l] = rng_noise.standard_normal()
+                    h_next[i] = row_step_noisy(W, i, decay_w, c, x, noise_w, g, x_next)
+                elif c != 0.0 or not fixed_rows:
+                    h_next[i] = row_step(W, i, decay_w, c, x, x_next)
+                elif prefetch:
+                    h_next[i] = dot(W, i, x_next)
                 if train_a:
-                    grad_a += E[j] * activation_value(code, params, h)
-            row = W[i]
-            if draw_noise:
-                for l in range(d):
-                    g[l] = rng_noise.standard_normal()
-            if b == 1:
-                if noisy:
-                    Hn[0, i] = _row_step_noisy(row, decay_w, coef[0], X[0], noise_w, g, Xn[0])
-                else:
-                    Hn[0, i] = _row_step(row, decay_w, coef[0], X[0], Xn[0])
-            else:
-                if noisy:
-                    for l in range(d):
-                        row[l] = decay_w * row[l] + noise_w * g[l]
-                else:
-                    for l in range(d):
-                        row[l] = decay_w * row[l]
+                    a_new = decay_a * ai + sa * (e * sig[i])
+                    if noisy:
+                        a_new += noise_a * rng_noise.standard_normal()
+                    A[i] = a_new
+        else:
+            for i in range(N):
+                ai = A[i]
+                grad_a = 0.0
+                moving = not fixed_rows
                 for j in range(b):
-                    cj = coef[j]
-                    xj = X[j]
+                    cj = sw * E[j] * ai * D[j, i]
+                    coef[j] = cj
+                    moving = moving or cj != 0.0
+                    if train_a:
+                        grad_a += E[j] * S[j, i]
+                row = W[i]
+                if noisy:
                     for l in range(d):
-                        row[l] += cj * xj[l]
-            if train_a:
-                a_new = decay_a * ai + sa * grad_a
-                if draw_noise:
-                    a_new += noise_a * rng_noise.standard_normal()
-                A[i] = a_new
-            if prefetch and b > 1:
-                for j in range(b):
-                    Hn[j, i] = _dot(row, Xn[j])
+                        g[l] = rng_noise.standard_normal()
+                if moving:
+                    if noisy:
+                        for l in range(d):
+                            row[l] = decay_w * row[l] + noise_w * g[l]
+                    elif decay_w != 1.0:
+                        for l in range(d):
+                            row[l] = decay_w * row[l]
+                    for j in range(b):
+                        cj = coef[j]
+                        if cj != 0.0:
+                            xj = X[j]
+                            for l in range(d):
+                                row[l] += cj * xj[l]
+                if prefetch:
+                    for j in range(b):
+                        Hn[j, i] = dot(W, i, Xn[j])
+                if train_a:
+                    a_new = decay_a * ai + sa * grad_a
+                    if noisy:
+                        a_new += noise_a * rng_noise.standard_normal()
+                    A[i] = a_new
         if prefetch:
             X, Xn = Xn, X
             Y, Yn = Yn, Y
@@ -327,6 +387,8 @@ class KernelState:
             np.zeros(b),
             np.zeros(b),
             np.zeros(d),
+            np.zeros((b, N)),
+            np.zeros((b, N)),
         )
 
     def advance(self, steps, Zb=None, Yb=None) -> None:
@@ -369,3 +431,49 @@ class KernelState:
             *self._work,
         )
         self.step += steps.size
+
+    def get_state(self) -> dict:
+        """Copy of what determines the rest of the run: ``W``, ``A``, the step count and
+        the states of the two generators (JSON text, exact for their 128-bit integers).
+
+        The kernel keeps nothing else between calls (each call recomputes the
+        pre-activations of its first batch), so :meth:`set_state` on a state made by the
+        same construction continues the run bit for bit.
+        """
+        return {
+            "W": self.W.copy(),
+            "A": self.A.copy(),
+            "kernel_step": int(self.step),
+            "rng_x": generator_state(self.rng_x),
+            "rng_noise": generator_state(self.rng_noise),
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state from :meth:`get_state` (shapes must match this run's)."""
+        for name, target in (("W", self.W), ("A", self.A)):
+            value = np.asarray(state[name], dtype=np.float64)
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"checkpoint array {name} has shape {value.shape}, this run needs "
+                    f"{target.shape} (different N or d?)"
+                )
+            target[...] = value
+        self.step = int(state["kernel_step"])
+        set_generator_state(self.rng_x, state["rng_x"])
+        set_generator_state(self.rng_noise, state["rng_noise"])
+
+
+def generator_state(rng: np.random.Generator) -> str:
+    """The state of ``rng``'s bit generator as JSON text."""
+    return json.dumps(rng.bit_generator.state)
+
+
+def set_generator_state(rng: np.random.Generator, text: str) -> None:
+    """Set ``rng``'s bit generator to a state from :func:`generator_state`."""
+    state = json.loads(text)
+    name = type(rng.bit_generator).__name__
+    if state.get("bit_generator") != name:
+        raise ValueError(
+            f"checkpoint generator is {state.get('bit_generator')!r}, this run uses {name!r}"
+        )
+    rng.bit_generator.state = state

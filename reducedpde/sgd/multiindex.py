@@ -35,12 +35,18 @@ import numpy as np
 
 from ..activations import get_activation
 from ..results import SGDResult
-from .kernels import SAMPLER_GAUSSIAN_SUBSPACE, SAMPLER_HYPERCUBE_SUBSPACE, KernelState
+from .kernels import (
+    SAMPLER_GAUSSIAN_SUBSPACE,
+    SAMPLER_HYPERCUBE_SUBSPACE,
+    KernelState,
+    generator_state,
+    set_generator_state,
+)
 from .params import validate_parameters, validate_seeds
 from .population_risk import empirical_risk, multiindex_gaussian_risk
-from .runner import run_ensemble, spawn_generators
+from .runner import Checkpointing, spawn_generators
 from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges
+from .summaries import assemble_result, check_edges, run_and_assemble
 from .targets import hermite_expansion, make_target
 
 __all__ = ["initial_parameters", "multiindex_run_generators", "simulate_multiindex"]
@@ -169,6 +175,13 @@ class _MultiIndex:
             run.Y_test = self.target(run.X_test[:, : self.k].astype(np.float64))
         return run
 
+    def get_state(self, run):
+        return {**run.get_state(), "rng_z": generator_state(run.rng_z)}
+
+    def set_state(self, run, state):
+        run.set_state(state)
+        set_generator_state(run.rng_z, state["rng_z"])
+
     def advance(self, run, k0, n):
         z = self._draw_z(run.rng_z, n * self.batch)
         y = self.target(z)
@@ -236,6 +249,7 @@ def simulate_multiindex(
     keep_weights: bool = False,
     progress: bool = True,
     chunk_steps: int | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> SGDResult:
     r"""Online SGD of ``N`` neurons ``a σ(⟨w, x⟩)`` on a multi-index target, one run per seed.
 
@@ -299,6 +313,8 @@ def simulate_multiindex(
         Show a progress bar.
     chunk_steps : int, optional
         Steps per compiled call.
+    checkpointing : Checkpointing, optional
+        Periodic checkpoints and resumption (see :func:`simulate_gaussians`).
 
     Returns
     -------
@@ -360,19 +376,6 @@ def simulate_multiindex(
         expansion=expansion,
     )
     chunk = int(chunk_steps) if chunk_steps is not None else default_chunk_steps(N * d, batch)
-    record_out = run_ensemble(
-        problem,
-        seeds,
-        record,
-        snaps,
-        chunk,
-        keep_weights=keep_weights,
-        progress=progress,
-        description="SGD multi-index",
-    )
-    if hist_variable.startswith("s") and hist_variable != "s" and "s" in record_out.snapshots:
-        j = int(hist_variable[1:]) - 1
-        record_out.snapshots[hist_variable] = record_out.snapshots["s"][..., j]
     attrs = {
         "problem": "multiindex",
         "inputs": inputs,
@@ -405,16 +408,24 @@ def simulate_multiindex(
     else:
         attrs["risk_method"] = "test set"
         attrs["n_test"] = int(n_test)
-    return assemble_result(
-        record_out,
-        seeds,
-        float(eps),
-        hist_variable,
-        hist_edges,
-        attrs,
-        series_extra=("mean_a", "mean_s", "mean_r", "risk_stderr"),
-        snapshot_extra=("a", "s", "r", "norm"),
-    )
+
+    def finish(record):
+        if hist_variable.startswith("s") and hist_variable != "s" and "s" in record.snapshots:
+            record.snapshots[hist_variable] = record.snapshots["s"][..., int(hist_variable[1:]) - 1]
+        return assemble_result(
+            record,
+            seeds,
+            float(eps),
+            hist_variable,
+            hist_edges,
+            attrs,
+            series_extra=("mean_a", "mean_s", "mean_r", "risk_stderr"),
+            snapshot_extra=("a", "s", "r", "norm"),
+        )
+
+    return run_and_assemble(problem, seeds, record, snaps, chunk, finish,
+                            keep_weights=keep_weights, progress=progress,
+                            description="SGD multi-index", checkpointing=checkpointing)
 
 
 def _describe(value) -> str:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 
 import numpy as np
 
 from ..results import SGDResult
-from .runner import EnsembleRecord
+from .runner import Checkpointing, EnsembleRecord, run_ensemble
 
 __all__ = [
     "SGDDivergenceError",
-    "assemble_result", "auto_edges", "check_edges", "density_histograms", "json_safe"]
+    "assemble_result",
+    "auto_edges",
+    "check_edges",
+    "density_histograms",
+    "json_safe",
+    "run_and_assemble",
+]
 
 
 def auto_edges(values: np.ndarray, n_bins: int = 100) -> np.ndarray:
@@ -129,3 +137,43 @@ def assemble_result(
         raise SGDDivergenceError(record.diverged, partial=result)
     return result
 
+
+
+def run_and_assemble(
+    problem,
+    seeds,
+    record_steps,
+    snapshot_steps,
+    chunk_steps: int,
+    finish: Callable[[EnsembleRecord], SGDResult],
+    *,
+    keep_weights: bool,
+    progress: bool,
+    description: str,
+    checkpointing: Checkpointing | None,
+) -> SGDResult:
+    """Run :func:`~reducedpde.sgd.runner.run_ensemble` and assemble its record with
+    ``finish`` (e.g. :func:`assemble_result` with the problem's attributes).
+
+    The ``save`` callback of ``checkpointing`` receives ``(state, finish(partial record))``;
+    an interrupted run's checkpoint is returned in ``SGDResult.checkpoint``.
+    """
+    if checkpointing is not None and checkpointing.save is not None:
+        user_save = checkpointing.save
+        checkpointing = dataclasses.replace(
+            checkpointing, save=lambda state, record: user_save(state, finish(record))
+        )
+    record = run_ensemble(
+        problem,
+        seeds,
+        record_steps,
+        snapshot_steps,
+        chunk_steps,
+        keep_weights=keep_weights,
+        progress=progress,
+        description=description,
+        checkpointing=checkpointing,
+    )
+    result = finish(record)
+    result.checkpoint = record.checkpoint
+    return result
