@@ -110,7 +110,7 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
             raise ValueError("multi-index scenarios take neither xi nor initial_density "
                              "for the PDE (the initial law is set by the parameters)")
         times, snaps = output_times(cfg)
-        pde = run_multiindex_pde(cfg, times, snaps)
+        pde = run_multiindex_pde(cfg, times, snaps, progress=progress)
         config = dict(cfg)
         config["xi"] = _describe_schedule(None)
         config["initial_law"] = _multiindex_initial_law(cfg)

@@ -21,6 +21,16 @@ Fourier–Walsh (hypercube: ``fourier`` ``(n_t, 2^k)``, sets in ``attrs['fourier
 orthonormal Hermite (Gaussian: ``hermite``, indices in ``attrs['hermite_indices']``)
 coefficients of the mean-field output ``f̄``.
 
+With ``solver="fv"`` (``k = 1``, free noiseless model) the PDE is solved instead by
+:func:`~reducedpde.fv.multiindex.solve_multiindex_fv` on ``fv_cells_a × fv_cells_s ×
+fv_cells_r`` equal cells of ``[fv_a_min, fv_a_max] × [fv_s_min, fv_s_max] × [0, fv_r_max]``
+from the exact cell masses of the same initial law (:func:`fv_initial_masses`; point
+masses are split between the two nearest cell centres, keeping mass and mean). The result
+has the same fields: the ‖w‖ histogram puts each cell's mass in the histogram cell of its
+centre's ``√(s² + r²)``; the Hermite / Fourier–Walsh coefficients are those of the
+cell-centre atoms; ``extra`` adds the marginal densities ``fv_density_a|s|r`` and
+``fv_min_mass``.
+
 SGD. :func:`~reducedpde.sgd.multiindex.simulate_multiindex` with the same initial law
 (``a_law="uniform"`` uses the ``N`` stratified values ``a_init + a_spread(2(i + ½)/N − 1)``,
 the same for every seed), recording at the PDE's output times and histogramming ``‖w‖`` on
@@ -56,8 +66,11 @@ __all__ = [
     "build_activation",
     "build_model",
     "build_target",
+    "fv_grids",
+    "fv_initial_masses",
     "histogram_edges",
     "initial_atoms",
+    "point_cell_masses",
     "run_multiindex_pde",
     "run_multiindex_sgd",
     "sgd_target",
@@ -187,11 +200,213 @@ def _coefficients(model, a, s, r, p, cfg):
     return "hermite", labels, values
 
 
-def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray) -> PDEResult:
-    """Lagrangian solution of the reduced ``(a, s, r)`` dynamics of a validated config."""
+# -- finite-volume solver (solver="fv", k = 1) -------------------------------------------
+
+#: MUSCL limiter parameter of the finite-volume solver (1 minmod … 2 MC)
+FV_LIMITER_THETA = 1.5
+#: the finite-volume run stops when an outer slab of cells holds more than this mass
+FV_BOUNDARY_TOL = 1e-8
+
+
+def fv_grids(cfg: dict):
+    """``(grid_a, grid_s, grid_r)``: ``fv_cells_a × fv_cells_s × fv_cells_r`` equal cells of
+    the box ``[fv_a_min, fv_a_max] × [fv_s_min, fv_s_max] × [0, fv_r_max]``."""
+    from .fv.grid import Grid1D
+
+    return (Grid1D.uniform(cfg["fv_a_min"], cfg["fv_a_max"], cfg["fv_cells_a"]),
+            Grid1D.uniform(cfg["fv_s_min"], cfg["fv_s_max"], cfg["fv_cells_s"]),
+            Grid1D.uniform(0.0, cfg["fv_r_max"], cfg["fv_cells_r"]))
+
+
+def point_cell_masses(grid, x: float) -> np.ndarray:
+    """Cell masses of a unit point mass at ``x``: split between the two nearest cell centres
+    ``c_j ≤ x < c_{j+1}`` with weights ``(c_{j+1} − x, x − c_j)/(c_{j+1} − c_j)``.
+
+    This cloud-in-cell projection keeps the mass and the mean ``x`` exactly (the cell-average
+    projection, all the mass in the cell holding ``x``, moves the mean of the cell-centre
+    atoms by up to half a cell). A point below the first or above the last centre goes to
+    that end cell.
+    """
+    c = grid.centres
+    m = np.zeros(c.size)
+    if x <= c[0]:
+        m[0] = 1.0
+    elif x >= c[-1]:
+        m[-1] = 1.0
+    else:
+        j = int(np.searchsorted(c, x, side="right")) - 1
+        w = (x - c[j]) / (c[j + 1] - c[j])
+        m[j], m[j + 1] = 1.0 - w, w
+    return m
+
+
+def fv_initial_masses(cfg: dict, grid_a, grid_s, grid_r) -> np.ndarray:
+    r"""Cell masses ``(Ma, Ms, Mr)`` of the initial law (the law of :func:`initial_atoms`).
+
+    Product law. ``a``: exact cell masses of ``N(a_init, a_spread²)`` or
+    ``U[a_init ± a_spread]``, or the point ``a_init`` (:func:`point_cell_masses`).
+    ``init="gaussian"``: ``s ~ N(0, κ²/d)`` and ``r = κ χ_{d−1}/√d`` (the law of ``‖w_⊥‖``
+    for ``w ~ N(0, κ²/d I_d)``), exact cell masses from their distribution functions;
+    ``init="degenerate"``: the points ``s = 0``, ``r = r_init``. Mass of the smooth laws
+    outside the box is dropped (the solver renormalises; the config checks keep it
+    below ~1e-9).
+    """
+    from scipy.stats import chi, norm, uniform
+
+    law = cfg["a_law"]
+    if law == "point":
+        ma = point_cell_masses(grid_a, cfg["a_init"])
+    elif law == "normal":
+        ma = grid_a.cell_masses(norm(cfg["a_init"], cfg["a_spread"]).cdf)
+    else:
+        ma = grid_a.cell_masses(uniform(cfg["a_init"] - cfg["a_spread"],
+                                        2.0 * cfg["a_spread"]).cdf)
+    if cfg["init"] == "degenerate":
+        ms = point_cell_masses(grid_s, 0.0)
+        mr = point_cell_masses(grid_r, cfg["r_init"])
+    else:
+        scale = cfg["kappa"] / math.sqrt(cfg["d"])
+        ms = grid_s.cell_masses(norm(0.0, scale).cdf)
+        mr = grid_r.cell_masses(chi(cfg["d"] - cfg["k"], scale=scale).cdf)
+    return np.einsum("i,j,l->ijl", ma, ms, mr)
+
+
+def _fv_hint(message: str) -> str:
+    """A finite-volume failure message that names the scenario parameter to change."""
+    import re
+
+    found = re.search(r"on the ([asr]) axis \((upper|lower) end", message)
+    if found:
+        axis, side = found.groups()
+        change = f"raise fv_{axis}_max" if side == "upper" else f"lower fv_{axis}_min"
+        return (message.replace(f"; enlarge grid_{axis}", "")
+                + f"; the law left the finite-volume box: {change} (or shorten t_max, or "
+                "use solver=lagrangian)")
+    if "negative" in message:
+        return message.replace("; reduce cfl", "") + "; lower fv_cfl"
+    if "maximum number" in message:
+        return message + "; use fewer cells (fv_cells_a/s/r) or a shorter t_max"
+    return message
+
+
+def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
+                       progress: bool) -> PDEResult:
+    """Finite-volume solution (:func:`~reducedpde.fv.multiindex.solve_multiindex_fv`)."""
+    from .fv.multiindex import solve_multiindex_fv
+    from .fv.radial import SolverError
+
+    grid_a, grid_s, grid_r = fv_grids(cfg)
+    masses0 = fv_initial_masses(cfg, grid_a, grid_s, grid_r)
+    outside_box = float(max(0.0, 1.0 - masses0.sum()))
+    n_t = times.size
+    edges = histogram_edges(cfg)
+    widths = np.diff(edges)
+    # ‖w‖ of the cell centres (s_j, r_l); the ‖w‖ histogram puts each cell's mass in the
+    # histogram cell of its centre's norm
+    ss, rr = np.meshgrid(grid_s.centres, grid_r.centres, indexing="ij")
+    norms = np.hypot(ss, rr).ravel()
+    snap_idx = [int(np.argmin(np.abs(times - ts))) for ts in snaps]
+    densities = np.full((len(snap_idx), widths.size), np.nan)
+    outside = np.zeros(len(snap_idx))
+    latent = getattr(model, "latent", None)
+    hypercube = latent is not None and latent.kind == "hypercube"
+    degree = getattr(model.target, "degree", 2)
+    coef_rows: list = []
+    labels: list = []
+    quad_err: list = []
+    atoms_s, atoms_r = ss.reshape(-1, 1), rr.ravel()
+    unit = np.ones(atoms_r.size)
+
+    def on_record(k, masses):
+        # f̄ depends on the law only through A[j, l] = Σ_i m[i,j,l] a_i: the coefficients of
+        # f̄ are those of the atoms (a = A[j,l], s_j, r_l) with unit weights
+        weighted_a = np.tensordot(grid_a.centres, masses, axes=(0, 0)).ravel()
+        if hypercube:
+            lab, values = model.fourier_walsh(weighted_a, atoms_s, atoms_r, unit)
+        else:
+            lab, values = model.hermite_coefficients(weighted_a, atoms_s, atoms_r, unit, degree)
+        labels[:] = lab
+        coef_rows.append(values)
+        if hasattr(model, "quadrature_error") and k in (0, n_t - 1):
+            quad_err.append(model.quadrature_error(weighted_a, atoms_s, atoms_r, unit))
+        for i, j in enumerate(snap_idx):
+            if j == k:
+                mass_sr = masses.sum(axis=0).ravel()
+                densities[i] = np.histogram(norms, bins=edges, weights=mass_sr)[0] / widths
+                outside[i] = mass_sr[norms >= edges[-1]].sum()
+
+    start = time.perf_counter()
+    try:
+        sol = solve_multiindex_fv(model, grid_a, grid_s, grid_r, masses0, times,
+                                  cfl=cfg["fv_cfl"], limiter_theta=FV_LIMITER_THETA,
+                                  boundary_tol=FV_BOUNDARY_TOL, progress=progress,
+                                  on_record=on_record)
+        failure = None
+    except SolverError as exc:
+        sol, failure = exc.partial, _fv_hint(str(exc))
+        if sol is None:
+            raise SolverError(failure) from None
+    wall = time.perf_counter() - start
+    n_rec = sol.t.size
+    keep = [i for i, j in enumerate(snap_idx) if j < n_rec]
+    extra = {"mean_a": sol.mean_a, "mean_s": sol.mean_s, "mean_r": sol.mean_r,
+             "fv_density_a": sol.density_a, "fv_density_s": sol.density_s,
+             "fv_density_r": sol.density_r, "fv_min_mass": sol.min_mass}
+    shape = (grid_a.n_cells, grid_s.n_cells, grid_r.n_cells)
+    attrs = {
+        "solver": "finite-volume",
+        "scheme": sol.attrs["solver"],
+        "model": "multiindex",
+        "n_cells": int(np.prod(shape)),
+        "fv_cells": [int(n) for n in shape],
+        "fv_box": [[float(g.edges[0]), float(g.edges[-1])] for g in (grid_a, grid_s, grid_r)],
+        "histogram_cells": int(cfg["cells"]),
+        "n_steps": int(sol.n_steps),
+        "cfl": float(cfg["fv_cfl"]),
+        "cfl_retries": int(sol.attrs.get("cfl_retries", 0)),
+        "limiter_theta": FV_LIMITER_THETA,
+        "boundary_tol": FV_BOUNDARY_TOL,
+        "latent_nodes": int(model.nodes.shape[0]),
+        "wall_time_s": wall,
+        "interrupted": sol.status == "interrupted",
+        "mass_outside_r_max": float(outside[keep].max()),
+        "initial_mass_outside_box": outside_box,
+        "min_cell_mass": float(np.min(sol.min_mass)),
+        "density_convention": "each finite-volume cell's mass is put in the histogram cell "
+                              "of its centre's norm sqrt(s^2 + r^2)",
+        "initial_projection": "exact cell masses of the smooth initial laws; point masses "
+                              "split between the two nearest cell centres (mass and mean "
+                              "exact)",
+        "model_config": json.dumps(model.to_config()),
+    }
+    if quad_err:
+        attrs["quadrature_error"] = float(max(quad_err))
+    if coef_rows:
+        values = np.asarray(coef_rows[:n_rec], dtype=float)
+        if hypercube:
+            extra["fourier"] = values
+            attrs["fourier_sets"] = [list(S) for S in labels]
+        else:
+            extra["hermite"] = values
+            attrs["hermite_indices"] = [list(al) for al in labels]
+    pde = PDEResult(t=times[:n_rec].copy(), risk=sol.risk, mean_norm=sol.mean_norm,
+                    snapshot_times=snaps[keep], densities=densities[keep], grid_edges=edges,
+                    attrs=attrs, extra=extra)
+    if failure is not None:
+        raise SolverError(failure, pde)
+    return pde
+
+
+def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
+                       progress: bool = False) -> PDEResult:
+    """Solution of the reduced ``(a, s, r)`` dynamics of a validated config: Lagrangian
+    atoms (``solver="lagrangian"``) or finite volumes (``solver="fv"``; ``progress`` shows
+    its progress bar)."""
     from .fv.radial import SolverError
 
     model = build_model(cfg)
+    if cfg.get("solver", "lagrangian") == "fv":
+        return _run_multiindex_fv(cfg, model, times, snaps, progress)
     a, s, r, p = initial_atoms(cfg)
     start = time.perf_counter()
     try:

@@ -131,6 +131,10 @@ MULTIINDEX_PARAMETERS = dict(
            high=1e12, low_open=True),
         _p("n_times", "int", 60, "number of output times (incl. t=0)", low=2, high=1e6),
         _p("n_snapshots", "int", 6, "number of ‖w‖ snapshots", low=2, high=1e4),
+        # PDE solver
+        _p("solver", "str", "lagrangian",
+           "PDE solver: Lagrangian particles, or finite volumes on an (a, s, r) grid (k = 1, "
+           "noiseless, free model)", choices=("lagrangian", "fv")),
         # PDE numerics (Lagrangian solver)
         _p("atoms_a", "int", 8, "Gauss nodes of the initial law of a (1 if a_law=point)",
            low=1, high=1e4),
@@ -147,6 +151,22 @@ MULTIINDEX_PARAMETERS = dict(
         _p("cells", "int", 400, "histogram cells of ‖w‖ on [0, r_max]", low=10, high=1e7),
         _p("r_max", "float", 4.0, "outer edge of the ‖w‖ histograms", low=0, high=1e4,
            low_open=True),
+        # PDE numerics (finite-volume solver, solver=fv): equal cells of the box
+        # [fv_a_min, fv_a_max] × [fv_s_min, fv_s_max] × [0, fv_r_max]
+        _p("fv_cells_a", "int", 48, "solver=fv: cells in a", low=8, high=1e4),
+        _p("fv_cells_s", "int", 48, "solver=fv: cells in s", low=8, high=1e4),
+        _p("fv_cells_r", "int", 32, "solver=fv: cells in r ∈ [0, fv_r_max]", low=8, high=1e4),
+        _p("fv_a_min", "float", -2.0,
+           "solver=fv: lower end of the a box (the law must stay inside; the initial law "
+           "two cells inside)", low=-1e4, high=1e4),
+        _p("fv_a_max", "float", 4.0, "solver=fv: upper end of the a box", low=-1e4, high=1e4),
+        _p("fv_s_min", "float", -2.0, "solver=fv: lower end of the s box", low=-1e4,
+           high=1e4),
+        _p("fv_s_max", "float", 4.0, "solver=fv: upper end of the s box", low=-1e4, high=1e4),
+        _p("fv_r_max", "float", 3.0, "solver=fv: upper end of the r box [0, fv_r_max]", low=0,
+           high=1e4, low_open=True),
+        _p("fv_cfl", "float", 0.4, "solver=fv: Courant number (≤ 1/2 keeps masses ≥ 0)",
+           low=0, high=0.5, low_open=True),
         # SGD
         _p("N", "int", 200, "number of neurons (SGD)", low=1, high=1e7),
         _p("eps", "float", 1e-5, "SGD step size ε (s_k = ε ξ)", low=0, high=10,
@@ -187,7 +207,7 @@ def _multiindex_checks(cfg: dict) -> str | None:
     if cfg["a_law"] != "point" and not cfg["a_spread"] > 0:
         return f"parameter 'a_spread' must be > 0 for a_law={cfg['a_law']!r}"
     count = multiindex_atom_count(cfg)
-    if count > MAX_ATOMS:
+    if cfg["solver"] == "lagrangian" and count > MAX_ATOMS:
         return (f"parameters 'atoms_a', 'atoms_s', 'atoms_r' give {count} atoms "
                 f"(atoms_a · atoms_s^k · atoms_r); at most {MAX_ATOMS}")
     d = cfg["d"]
@@ -203,9 +223,71 @@ def _multiindex_checks(cfg: dict) -> str | None:
     return None
 
 
+#: largest number of cells of the finite-volume grid (solver=fv)
+MAX_FV_CELLS = 8_000_000
+#: the initial normal laws (s, a) count as supported on mean ± FV_TAILS standard deviations
+FV_TAILS = 6.0
+
+
+def multiindex_fv_initial_support(cfg: dict) -> dict:
+    """``{axis: (low, high)}``: where the initial law of ``a``, ``s``, ``r`` lives (normal
+    laws: mean ± 6 sd, mass outside ≈ 2e-9; ``r = κχ_{d−1}/√d`` below ``κ(1 + 8/√(2d))``,
+    the bound used for ``r_max``)."""
+    a0, spread = cfg["a_init"], cfg["a_spread"]
+    width = {"point": 0.0, "normal": FV_TAILS * spread, "uniform": spread}[cfg["a_law"]]
+    if cfg["init"] == "gaussian":
+        sd = cfg["kappa"] / math.sqrt(cfg["d"])
+        s_range = (-FV_TAILS * sd, FV_TAILS * sd)
+        r_range = (0.0, cfg["kappa"] * (1.0 + 8.0 / math.sqrt(2.0 * cfg["d"])))
+    else:
+        s_range = (0.0, 0.0)
+        r_range = (cfg["r_init"], cfg["r_init"])
+    return {"a": (a0 - width, a0 + width), "s": s_range, "r": r_range}
+
+
+def _fv_checks(cfg: dict) -> str | None:
+    """Relations of ``solver="fv"``: ``k = 1``, free noiseless model, a box holding the
+    initial law two cells inside its outer faces."""
+    if cfg["solver"] != "fv":
+        return None
+    if cfg["k"] != 1:
+        return (f"parameter 'k' must be 1 for solver='fv' (finite volumes on an (a, s, r) "
+                f"grid; use solver='lagrangian' for k > 1), got {cfg['k']}")
+    if cfg["spherical"]:
+        return ("parameter 'spherical' must be false for solver='fv' (finite volumes solve "
+                "the free (a, s, r) model; use solver='lagrangian'), got true")
+    # the multi-index table has no 'beta' (its scenarios are noiseless); should one be
+    # added, the finite-volume solver handles only beta = inf
+    beta = cfg.get("beta", math.inf)
+    if not math.isinf(beta):
+        return f"parameter 'beta' must be inf for solver='fv' (noiseless only), got {beta:g}"
+    cells = cfg["fv_cells_a"] * cfg["fv_cells_s"] * cfg["fv_cells_r"]
+    if cells > MAX_FV_CELLS:
+        return (f"parameters 'fv_cells_a', 'fv_cells_s', 'fv_cells_r' give {cells} cells; "
+                f"at most {MAX_FV_CELLS}")
+    support = multiindex_fv_initial_support(cfg)
+    for axis in ("a", "s"):
+        lo, hi = cfg[f"fv_{axis}_min"], cfg[f"fv_{axis}_max"]
+        if not hi > lo:
+            return (f"parameter 'fv_{axis}_max' must be > fv_{axis}_min={lo:g}, "
+                    f"got {hi:g}")
+    for axis in ("a", "s", "r"):
+        lo = 0.0 if axis == "r" else cfg[f"fv_{axis}_min"]
+        hi = cfg[f"fv_{axis}_max"]
+        margin = 2.0 * (hi - lo) / cfg[f"fv_cells_{axis}"]
+        first, last = support[axis]
+        if axis != "r" and first - margin <= lo:
+            return (f"parameter 'fv_{axis}_min' must be < {first - margin:.4g} (the initial "
+                    f"law of {axis} reaches {first:.4g}; two cells of margin), got {lo:g}")
+        if last + margin >= hi:
+            return (f"parameter 'fv_{axis}_max' must be > {last + margin:.4g} (the initial "
+                    f"law of {axis} reaches {last:.4g}; two cells of margin), got {hi:g}")
+    return None
+
+
 MODELS = {
     "gaussians": (GAUSSIANS_PARAMETERS, (_gaussians_checks,)),
-    "multiindex": (MULTIINDEX_PARAMETERS, (_multiindex_checks,)),
+    "multiindex": (MULTIINDEX_PARAMETERS, (_multiindex_checks, _fv_checks)),
 }
 
 

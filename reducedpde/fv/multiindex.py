@@ -473,6 +473,7 @@ def solve_multiindex_fv(
     max_steps: int = 10_000_000,
     boundary_tol: float = 1e-8,
     progress: bool = False,
+    on_record=None,
 ) -> MultiIndexFVResult:
     r"""Integrate ``∂_tρ̄ + ∂_a(ȧρ̄) + ∂_s(ṡρ̄) + ∂_r(ṙρ̄) = 0`` on an ``(a, s, r)`` grid.
 
@@ -503,6 +504,10 @@ def solve_multiindex_fv(
         holds more than this fraction of the mass.
     progress : bool
         Show a progress bar over the output times.
+    on_record : callable, optional
+        ``on_record(k, masses)`` is called once output time ``times[k]`` is recorded
+        (``k = 0, 1, …``) with the cell masses ``(Ma, Ms, Mr)`` at that time. The array is
+        the solver's state: read it (copy what you keep), do not modify it.
 
     Returns
     -------
@@ -566,6 +571,8 @@ def solve_multiindex_fv(
         min_mass[k] = masses.min()
         for d, marg, g in zip(dens, (marg_a, marg_s, marg_r), (grid_a, grid_s, grid_r)):
             d[k] = marg / g.widths
+        if on_record is not None:
+            on_record(k, masses)
 
     attrs = {
         "solver": "fv-multiindex-muscl-ssprk3",
