@@ -18,6 +18,12 @@ def test_huge_step_size_raises_divergence_with_the_last_good_state():
     assert partial.t[-1] < HUGE_STEP["t_max"]
 
 
+def test_divergence_message_names_the_steps_and_times():
+    with pytest.raises(SGDDivergenceError, match=r"between steps \d+ and \d+ \(t = ") as info:
+        simulate_gaussians(**HUGE_STEP)
+    assert "seed 0" in str(info.value)
+
+
 def test_cli_reports_divergence_in_one_line_and_writes_partial_file(tmp_path, capsys):
     out = tmp_path / "diverged.h5"
     code = main(["sgd", "gaussians", "-q", "-p", "N=50", "-p", "d=20", "-p", "eps=1",

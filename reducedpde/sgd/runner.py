@@ -92,6 +92,7 @@ class EnsembleRecord:
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     interrupted: bool = False
     diverged: str | None = None
+    diverged_steps: tuple[int, int] | None = None
     wall_time_s: float = 0.0
     checkpoint: dict | None = None
 
@@ -236,6 +237,7 @@ def run_ensemble(
         wall_before = float(resume.get("wall_time_s", 0.0))
     interrupted = False
     diverged = None
+    diverged_steps = None
     latest_checkpoint = None
     last_save = time.monotonic()
     bar = tqdm(
@@ -295,6 +297,7 @@ def run_ensemble(
                     ]
                 bad = [i for i, obs in enumerate(row) if obs is None or not _all_finite(obs)]
                 if bad:
+                    diverged_steps = (max(committed.position, 0), target)
                     diverged = (
                         f"SGD diverged: the weights of seed {int(seeds[bad[0]])} overflowed "
                         f"(non-finite weights or risk) between steps "
@@ -323,6 +326,7 @@ def run_ensemble(
     return committed.record(
         interrupted=interrupted,
         diverged=diverged,
+        diverged_steps=diverged_steps,
         wall_time_s=wall(),
         checkpoint=latest_checkpoint if interrupted else None,
     )

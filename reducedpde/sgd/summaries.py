@@ -134,7 +134,15 @@ def assemble_result(
         extra=extra,
     )
     if record.diverged:
-        raise SGDDivergenceError(record.diverged, partial=result)
+        message = record.diverged
+        if record.diverged_steps is not None:
+            k0, k1 = record.diverged_steps
+            message = message.replace(
+                f"between steps {k0} and {k1}",
+                f"between steps {k0} and {k1} (t = {k0 * eps:.6g} to {k1 * eps:.6g})",
+            )
+        result.attrs["diverged"] = message
+        raise SGDDivergenceError(message, partial=result)
     return result
 
 
