@@ -227,3 +227,19 @@ def test_multiindex_pde_cannot_be_resumed():
     done = run_pde("gaussians", dict(cells=100, t_max=0.1, n_times=4), progress=False)
     with pytest.raises(ValueError, match="not checkpointed"):
         run_pde("single-index-quick", None, progress=False, resume=done)
+
+
+def test_cli_resume_of_a_bad_or_finished_file_exits_2_with_one_line(tmp_path, capsys):
+    from reducedpde.cli import main
+
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    assert main(["sgd", "--resume", str(garbage), "-q"]) == 2
+    finished = tmp_path / "done.h5"
+    assert main(["sgd", "gaussians", "-q", "-p", "N=10", "-p", "d=8", "-p", "eps=1e-2",
+                 "-p", "t_max=0.1", "-o", str(finished)]) == 0
+    capsys.readouterr()
+    assert main(["sgd", "--resume", str(finished), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no SGD checkpoint" in err[0]
+    assert main(["sgd", "-q"]) == 2  # neither a scenario nor --resume
