@@ -141,82 +141,69 @@ def _psi_gradients(masses, a_centres, f0, f1z, f2, phi, qweights, weighted_a, ou
 
 
 @numba.njit(cache=True)
+def _sweep_lines(masses, velocity, factors, theta, rate, accumulate):
+    """1-D MUSCL rates along axis 1 of the 3-D views ``masses``/``rate`` (``(P, n, Q)``),
+    with the face velocities ``velocity[p, :, q]`` (``n + 1`` faces) of each line; adds
+    to ``rate`` when ``accumulate``. Returns ``max |u|`` over the interior faces."""
+    n_p, n, n_q = masses.shape
+    line = np.empty(n)
+    line_rate = np.empty(n)
+    left = np.empty(n)
+    right = np.empty(n)
+    u = np.empty(n + 1)
+    umax = 0.0
+    for p in range(n_p):
+        for q in range(n_q):
+            for f in range(n + 1):
+                u[f] = velocity[p, f, q]
+            for f in range(1, n):
+                umax = max(umax, abs(u[f]))
+            for k in range(n):
+                line[k] = masses[p, k, q]
+            transport_rate(line, factors, u, theta, left, right, line_rate)
+            for k in range(n):
+                if accumulate:
+                    rate[p, k, q] += line_rate[k]
+                else:
+                    rate[p, k, q] = line_rate[k]
+    return umax
+
+
+@numba.njit(cache=True)
 def _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, qweights,
                   xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta,
-                  weighted_a, output, weighted_residual, g_a, g_s, g_r, rate):
+                  weighted_a, output, weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, rate):
     """``rate = Σ_{k ∈ {a,s,r}} L_k m`` (1-D MUSCL rates along every line); returns ``c``.
 
     ``c = Σ_k max_f |u_{k,f}| / h_{k,min}`` over the interior faces (the CFL sum of the
-    module docstring).
+    module docstring). ``u_a`` ``(Ms, Ma+1, Mr)``, ``u_s`` ``(Ma, Ms+1, Mr)`` and ``u_r``
+    ``(Ma, Mr+1, Ms)`` receive the face velocities, the line axis in the middle.
     """
     n_a, n_s, n_r = masses.shape
     _psi_gradients(masses, a_centres, f0, f1z, f2, phi, qweights, weighted_a, output,
                    weighted_residual, g_a, g_s, g_r)
-    n_max = max(n_a, max(n_s, n_r))
-    line = np.empty(n_max)
-    line_rate = np.empty(n_max)
-    left = np.empty(n_max)
-    right = np.empty(n_max)
-    u = np.zeros(n_max + 1)
     two_xi_a = 2.0 * xi_a
     two_xi_w = 2.0 * xi_w
-    # a-lines (j, l): ȧ = −2ξ_a(g_a[j,l] + λ a_f)
-    umax_a = 0.0
-    la = line[:n_a]
-    lra = line_rate[:n_a]
-    lfa = left[:n_a]
-    rfa = right[:n_a]
-    ua = u[: n_a + 1]
-    for j in range(n_s):
-        for l in range(n_r):
-            ga = g_a[j, l]
-            for f in range(1, n_a):
-                v = -two_xi_a * (ga + lam * a_faces[f])
-                ua[f] = v
-                umax_a = max(umax_a, abs(v))
-            for i in range(n_a):
-                la[i] = masses[i, j, l]
-            transport_rate(la, factors_a, ua, theta, lfa, rfa, lra)
-            for i in range(n_a):
-                rate[i, j, l] = lra[i]
-    # s-lines (i, l): ṡ = −2ξ_w(a_i g_s[j',l] + λ s_f)
-    umax_s = 0.0
-    ls = line[:n_s]
-    lrs = line_rate[:n_s]
-    lfs = left[:n_s]
-    rfs = right[:n_s]
-    us = u[: n_s + 1]
-    for i in range(n_a):
-        ai = a_centres[i]
-        for l in range(n_r):
-            for f in range(1, n_s):
-                v = -two_xi_w * (ai * g_s[f, l] + lam * s_faces[f])
-                us[f] = v
-                umax_s = max(umax_s, abs(v))
-            for j in range(n_s):
-                ls[j] = masses[i, j, l]
-            transport_rate(ls, factors_s, us, theta, lfs, rfs, lrs)
-            for j in range(n_s):
-                rate[i, j, l] += lrs[j]
-    # r-lines (i, j): ṙ = −2ξ_w(a_i g_r[j,l'] + λ r_f)
-    umax_r = 0.0
-    lr = line[:n_r]
-    lrr = line_rate[:n_r]
-    lfr = left[:n_r]
-    rfr = right[:n_r]
-    ur = u[: n_r + 1]
     for i in range(n_a):
         ai = a_centres[i]
         for j in range(n_s):
-            for f in range(1, n_r):
-                v = -two_xi_w * (ai * g_r[j, f] + lam * r_faces[f])
-                ur[f] = v
-                umax_r = max(umax_r, abs(v))
             for l in range(n_r):
-                lr[l] = masses[i, j, l]
-            transport_rate(lr, factors_r, ur, theta, lfr, rfr, lrr)
+                # ṡ = −2ξ_w(a_i g_s[j',l] + λ s_f),  ṙ = −2ξ_w(a_i g_r[j,l'] + λ r_f)
+                u_s[i, j, l] = -two_xi_w * (ai * g_s[j, l] + lam * s_faces[j])
+                u_r[i, l, j] = -two_xi_w * (ai * g_r[j, l] + lam * r_faces[l])
+            u_r[i, n_r, j] = -two_xi_w * (ai * g_r[j, n_r] + lam * r_faces[n_r])
+        for l in range(n_r):
+            u_s[i, n_s, l] = -two_xi_w * (ai * g_s[n_s, l] + lam * s_faces[n_s])
+    for f in range(n_a + 1):
+        for j in range(n_s):
             for l in range(n_r):
-                rate[i, j, l] += lrr[l]
+                # ȧ = −2ξ_a(g_a[j,l] + λ a_f), independent of a_i
+                u_a[j, f, l] = -two_xi_a * (g_a[j, l] + lam * a_faces[f])
+    umax_a = _sweep_lines(masses.transpose(1, 0, 2), u_a, factors_a, theta,
+                          rate.transpose(1, 0, 2), False)
+    umax_s = _sweep_lines(masses, u_s, factors_s, theta, rate, True)
+    umax_r = _sweep_lines(masses.transpose(0, 2, 1), u_r, factors_r, theta,
+                          rate.transpose(0, 2, 1), True)
     return umax_a * inv_hmin[0] + umax_s * inv_hmin[1] + umax_r * inv_hmin[2]
 
 
@@ -285,6 +272,10 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
     g_a = np.empty((n_s, n_r))
     g_s = np.empty((n_s + 1, n_r))
     g_r = np.empty((n_s, n_r + 1))
+    n_a = masses.shape[0]
+    u_a = np.empty((n_s, n_a + 1, n_r))
+    u_s = np.empty((n_a, n_s + 1, n_r))
+    u_r = np.empty((n_a, n_r + 1, n_s))
     n = masses.size
     rate0 = np.empty(masses.shape)
     rate = np.empty(masses.shape)
@@ -304,7 +295,7 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
         c_bound = _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2,
                                 phi, qweights, xi_a, xi_w, lam, factors_a, factors_s,
                                 factors_r, inv_hmin, theta, weighted_a, output,
-                                weighted_residual, g_a, g_s, g_r, rate0)
+                                weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, rate0)
         while True:
             dt = t_end - t
             if c_bound > 0.0:
@@ -314,7 +305,7 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
             c1 = _unsplit_rate(stage1, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
                                qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
                                inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
-                               g_s, g_r, rate)
+                               g_s, g_r, u_a, u_s, u_r, rate)
             if dt * c1 > 0.5:
                 c_bound = 1.05 * max(c_bound, c1)
                 retries += 1
@@ -324,7 +315,7 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
             c2 = _unsplit_rate(stage2, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
                                qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
                                inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
-                               g_s, g_r, rate)
+                               g_s, g_r, u_a, u_s, u_r, rate)
             if dt * c2 > 0.5:
                 c_bound = 1.05 * max(c_bound, c2)
                 retries += 1
