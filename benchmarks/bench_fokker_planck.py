@@ -2,7 +2,8 @@
 
 The problem (see :mod:`benchmarks.fp_problem`) is solved to ``t = 1`` and ``t = 20`` by
 
-* reducedpde, TR-BDF2 (:func:`reducedpde.fv.steppers.integrate_drift_diffusion_trbdf2`) and
+* reducedpde, ESDIRK4 (:func:`reducedpde.fv.steppers.integrate_drift_diffusion_esdirk`),
+  TR-BDF2 (:func:`~reducedpde.fv.steppers.integrate_drift_diffusion_trbdf2`) and
   implicit Euler (:func:`~reducedpde.fv.steppers.integrate_drift_diffusion`): eq. (1) of
   :mod:`reducedpde.fv.steppers` with ``μ = 1``, ``b = V``, no interaction (rank 0),
   ``β = 1/D`` and ``S = (d − 1) ln r``; Scharfetter–Gummel fluxes; accuracy knob
@@ -24,7 +25,9 @@ ladder with ratio 2^{1/4}, accuracy knob from a half-decade ladder) whose L1 err
 fine-grid reference is below the target is found by a sweep; the wall time excludes
 compilation, which is reported separately.
 
-Run: ``python -m benchmarks --only pde`` (or ``python -m benchmarks.bench_fokker_planck``).
+Run: ``python -m benchmarks --only pde`` (or ``python -m benchmarks.bench_fokker_planck``;
+``--skip-slow`` leaves out FiPy and implicit Euler, which take most of the ten minutes,
+``--json PATH`` writes the result).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ if __package__ in (None, ""):
 import math
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +56,9 @@ TIMES = (1.0, 20.0)
 TARGETS = (1e-3, 1e-4)
 M_LADDER = tuple(round(100 * 2 ** (k / 4)) for k in range(21))  # 100 … 3200
 EXTRA_RUNGS = 2  # grid sizes tried above the first one that reaches a target
-PLATEAU = 0.9  # a tighter knob that improves the error by less than 10%: spatial error
+# two tighter knobs in a row that each improve the error by less than 10%: spatial error
+# (a single one can be a pause of a high-order step controller at loose tolerances)
+PLATEAU = 0.9
 
 
 def _half_decades(loose, tight):
@@ -347,14 +353,17 @@ class Sweep:
                 continue
             if first_ok is not None and i > first_ok + self.extra_rungs:
                 break
-            previous = math.inf
+            previous, stalls = math.inf, 0
             for knob in self.solver.knobs:
                 run = self.measure(M, knob, T)
                 if run["error"] <= target:
                     candidates.append(run)
                     first_ok = i if first_ok is None else first_ok
                     break
-                if run["wall_s"] > self.cap_s or run["error"] > PLATEAU * previous:
+                if run["wall_s"] > self.cap_s:
+                    break
+                stalls = stalls + 1 if run["error"] > PLATEAU * previous else 0
+                if stalls == 2:
                     break
                 previous = run["error"]
         if not candidates:
@@ -426,8 +435,11 @@ def check_fipy_matches_euler(fipy, M=200, T=0.2, knob=3e-3):
             "max_abs_diff": float(np.abs(a - b).max())}
 
 
-def run(quick=False, log=print):
-    """Run the benchmark; returns a JSON-serialisable dict."""
+def run(quick=False, log=print, skip_slow=False):
+    """Run the benchmark; returns a JSON-serialisable dict.
+
+    ``skip_slow``: leave out FiPy and reducedpde's implicit Euler (minutes of sweeps).
+    """
     warnings.filterwarnings("ignore")
     targets = TARGETS[:1] if quick else TARGETS
     ladder = (283, 400, 566) if quick else M_LADDER
@@ -445,26 +457,32 @@ def run(quick=False, log=print):
     refs, result["reference"] = compute_reference(ref_cells, ref_tol, convergence)
 
     tools = {
+        "reducedpde ESDIRK4": ReducedPDE(steppers.integrate_drift_diffusion_esdirk,
+                                         "reducedpde ESDIRK4", _half_decades(1.0, 1e-9)),
         "reducedpde TR-BDF2": ReducedPDE(steppers.integrate_drift_diffusion_trbdf2,
                                          "reducedpde TR-BDF2", _half_decades(1.0, 1e-9)),
-        "reducedpde implicit Euler": ReducedPDE(steppers.integrate_drift_diffusion,
-                                                "reducedpde implicit Euler",
-                                                _half_decades(1.0, 1e-6)),
-        "reducedpde implicit Euler, fixed Δt": ReducedPDE(
-            steppers.integrate_drift_diffusion, "reducedpde implicit Euler, fixed Δt",
-            _half_decades(1.0, 1e-6), fixed=True,
-        ),
     }
     skipped = {}
+    if skip_slow:
+        skipped["reducedpde implicit Euler"] = skipped["FiPy"] = "left out (--skip-slow)"
+    else:
+        tools["reducedpde implicit Euler"] = ReducedPDE(
+            steppers.integrate_drift_diffusion, "reducedpde implicit Euler",
+            _half_decades(1.0, 1e-6))
+        tools["reducedpde implicit Euler, fixed Δt"] = ReducedPDE(
+            steppers.integrate_drift_diffusion, "reducedpde implicit Euler, fixed Δt",
+            _half_decades(1.0, 1e-6), fixed=True,
+        )
     try:
         tools["py-pde"] = PyPDE(_half_decades(1e-1, 1e-9))
     except ImportError as exc:
         skipped["py-pde"] = f"not installed ({exc.name})"
     fipy = None
-    try:
-        fipy = FiPy()
-    except ImportError as exc:
-        skipped["FiPy"] = f"not installed ({exc.name})"
+    if not skip_slow:
+        try:
+            fipy = FiPy()
+        except ImportError as exc:
+            skipped["FiPy"] = f"not installed ({exc.name})"
 
     rows, compile_times = [], {}
     sweeps = {}
@@ -499,12 +517,13 @@ def run(quick=False, log=print):
                     row["steady_l1"] = _steady_l1(best["masses"]) if T == TIMES[1] else None
                 rows.append(row)
         result["fipy_time_per_step_s"] = {str(k): v for k, v in per_step_cache.items()}
-    base = {(r["t"], r["target"]): r.get("wall_s") for r in rows
-            if r["tool"] == "reducedpde TR-BDF2"}
-    for r in rows:
-        ref_time = base.get((r["t"], r["target"]))
-        if r.get("wall_s") and ref_time:
-            r["ratio_to_trbdf2"] = r["wall_s"] / ref_time
+    for key, tool in (("ratio_to_trbdf2", "reducedpde TR-BDF2"),
+                      ("ratio_to_esdirk", "reducedpde ESDIRK4")):
+        base = {(r["t"], r["target"]): r.get("wall_s") for r in rows if r["tool"] == tool}
+        for r in rows:
+            ref_time = base.get((r["t"], r["target"]))
+            if r.get("wall_s") and ref_time:
+                r[key] = r["wall_s"] / ref_time
     result["rows"] = rows
     result["compile_s"] = compile_times
     result["skipped"] = skipped
@@ -528,9 +547,13 @@ def markdown(result) -> str:
         "0 < r < 4, no flux at both ends). Wall time to reach an L1 error of the cell masses "
         "below the target at t, compilation excluded; for every tool the cheapest "
         "configuration found by a sweep over the number of cells M (ratio 2^(1/4)) and its "
-        "accuracy knob (half decades). Ratio = time / time of reducedpde TR-BDF2.",
+        "accuracy knob (half decades). Ratios = time / time of reducedpde ESDIRK4 and of "
+        "reducedpde TR-BDF2.",
         "",
-        "Solvers: **reducedpde TR-BDF2** = `steppers.integrate_drift_diffusion_trbdf2` "
+        "Solvers: **reducedpde ESDIRK4** = `steppers.integrate_drift_diffusion_esdirk` "
+        "(Scharfetter–Gummel, L-stable ESDIRK4(3)6L[2]SA of Kennedy & Carpenter, embedded "
+        "error estimate, control `step_tol`); "
+        "**reducedpde TR-BDF2** = `steppers.integrate_drift_diffusion_trbdf2` "
         "(Scharfetter–Gummel, L-stable TR-BDF2, local-error control `step_tol`); "
         "**reducedpde implicit Euler** = `steppers.integrate_drift_diffusion` (same fluxes, "
         "backward Euler, L1-change control `step_tol`, or fixed Δt); **py-pde** = expression "
@@ -544,24 +567,26 @@ def markdown(result) -> str:
         "runs; `≈`: FiPy's time = steps × its measured time per step, where running it "
         "would take too long.",
         "",
-        "| tool | t | target | M | knob | steps | time | ratio | error | L1 vs ∫ρ∞ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| tool | t | target | M | knob | steps | time | ÷ ESDIRK4 | ÷ TR-BDF2 | error "
+        "| L1 vs ∫ρ∞ |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         if "wall_s" not in r:
             lines.append(f"| {r['tool']} | {r['t']:g} | {r['target']:g} | – | not reached "
-                         f"| | | | | |")
+                         f"| | | | | | |")
             continue
         approx = "" if r.get("measured", True) else "≈ "
         steady = "" if r.get("steady_l1") is None else f"{r['steady_l1']:.1e}"
         lines.append(
             f"| {r['tool']} | {r['t']:g} | {r['target']:g} | {r['n_cells']} | "
             f"{r.get('knob_name', '')} {r['knob']:g} | {r.get('steps') or '–'} | "
-            f"{approx}{f(r['wall_s'])} | {common.fmt_ratio(r.get('ratio_to_trbdf2'))} | "
+            f"{approx}{f(r['wall_s'])} | {common.fmt_ratio(r.get('ratio_to_esdirk'))} | "
+            f"{common.fmt_ratio(r.get('ratio_to_trbdf2'))} | "
             f"{r['error']:.2e} | {steady} |"
         )
     for name, why in result.get("skipped", {}).items():
-        lines.append(f"| {name} | skipped: {why} | | | | | | | | |")
+        lines.append(f"| {name} | skipped: {why} | | | | | | | | | |")
     lines += ["", "Compilation / first-call overhead (excluded above): " + ", ".join(
         f"{k} {f(v)}" for k, v in result["compile_s"].items() if v is not None
     ) + (" (py-pde: median per new grid)" if "py-pde" in result["compile_s"] else "") + "."]
@@ -600,10 +625,17 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="leave out FiPy and reducedpde's implicit Euler")
+    parser.add_argument("--json", default=None, help="write the result to this file")
     args = parser.parse_args(argv)
-    result = run(args.quick)
+    result = run(args.quick, skip_slow=args.skip_slow)
     print(markdown(result))
     print(json.dumps(result["compile_s"]))
+    if args.json:
+        from . import report
+
+        report.write_json({"pde": result}, Path(args.json))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,35 @@ def test_implicit_scharfetter_gummel_step_matches_numpy_twin(nonuniform_grid):
     assert out.sum() == pytest.approx(masses.sum(), rel=1e-13)
 
 
+@pytest.mark.parametrize("n_cells", [1, 2, 3, 4, 5, 40, 41])
+def test_twisted_factorisation_solves_the_implicit_euler_system(n_cells):
+    """factor_mass_matrix + solve_factored (reused factors, two recurrences meeting in the
+    middle) against the dense solve, the reference twin and solve_mass_matrix."""
+    rng = np.random.default_rng(n_cells)
+    edges = np.cumsum(np.concatenate([[0.0], rng.uniform(0.5, 1.5, n_cells)])) / 20
+    widths, centres = np.diff(edges), 0.5 * (edges[1:] + edges[:-1])
+    potential = 30 * rng.normal(size=n_cells)
+    a, b = np.full(n_cells, np.nan), np.full(n_cells, np.nan)  # last entries: never read
+    kernels.sg_coefficients(potential, widths, centres, 0.1, a, b)
+    pivot, upper, mult = np.empty(n_cells), np.empty(n_cells), np.empty(n_cells)
+    kernels.factor_mass_matrix(a, b, 0.7, pivot, upper, mult)
+    matrix = np.eye(n_cells) - 0.7 * sg_operator_matrix(potential, widths, centres, 0.1)
+    for _ in range(3):
+        rhs = rng.uniform(0, 1, n_cells)
+        out = np.empty(n_cells)
+        kernels.solve_factored(pivot, upper, mult, rhs, out)
+        np.testing.assert_allclose(out, np.linalg.solve(matrix, rhs), rtol=1e-12)
+        np.testing.assert_allclose(
+            out, implicit_euler_step(potential, widths, centres, 0.1, 0.7, rhs), rtol=1e-12)
+        expected, c, d = np.empty(n_cells), np.empty(n_cells), np.empty(n_cells)
+        kernels.solve_mass_matrix(a, b, 0.7, rhs, expected, c, d)
+        np.testing.assert_allclose(out, expected, rtol=1e-12)
+        assert np.all(out > 0)
+        assert out.sum() == pytest.approx(rhs.sum(), rel=1e-13)
+        kernels.solve_factored(pivot, upper, mult, rhs, rhs)  # in place
+        np.testing.assert_array_equal(rhs, out)
+
+
 def test_scharfetter_gummel_operator_annihilates_the_discrete_gibbs_state(nonuniform_grid):
     g = nonuniform_grid
     potential = 5 * np.sin(7 * g.centres) + 40 * g.centres**2
