@@ -126,7 +126,7 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
     times, snaps = output_times(cfg)
     pde = solve_radial(
         model, grid, masses, times, snapshot_times=snaps, xi=xi, cfl=cfg["cfl"],
-        limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
+        limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"], stepper=cfg["stepper"],
         min_resolved_cells=cfg["min_resolved_cells"], progress=progress,
         checkpointing=checkpointing,
     )

@@ -52,8 +52,14 @@ GAUSSIANS_PARAMETERS = dict(
         _p("r_max", "float", 4.0, "outer radius of the grid", low=0, high=1e4, low_open=True),
         _p("cfl", "float", 0.4, "Courant number (noiseless)", low=0, high=0.5, low_open=True),
         _p("limiter_theta", "float", 1.5, "MUSCL limiter θ (1 minmod … 2 MC)", low=1, high=2),
-        _p("step_tol", "float", 2e-3, "L1 change per implicit step (noisy)", low=0, high=0.5,
-           low_open=True),
+        _p("step_tol", "float", 2e-3,
+           "noisy: L1 change per step (implicit-euler) or local-error tolerance (trbdf2, "
+           "esdirk4)", low=0, high=0.5, low_open=True),
+        _p("stepper", "str", "implicit-euler",
+           "noisy time integrator: implicit-euler (1st order, exact Gibbs steady state), "
+           "trbdf2 (2nd), esdirk4 (4th order; with step_tol=1e-6 ~100x more accurate "
+           "transients at a fraction of the cost)", choices=("implicit-euler", "trbdf2",
+                                                            "esdirk4")),
         _p("kernel_tol", "float", 1e-10, "truncation tolerance of the interaction kernel",
            low=0, high=1e-2, low_open=True),
         _p("min_resolved_cells", "float", 5.0,

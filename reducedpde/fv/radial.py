@@ -36,6 +36,13 @@ __all__ = ["RadialDiscretization", "SolverError", "default_output_times", "solve
 
 MOBILITY = 2.0  # the factor 2 of ∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + ...
 
+#: time integrators of the noisy equation (same arguments and return values)
+NOISY_STEPPERS = {
+    "implicit-euler": steppers.integrate_drift_diffusion,
+    "trbdf2": steppers.integrate_drift_diffusion_trbdf2,
+    "esdirk4": steppers.integrate_drift_diffusion_esdirk,
+}
+
 
 class SolverError(RuntimeError):
     """A solver stopped early; ``partial`` holds the result up to the last good output."""
@@ -140,6 +147,7 @@ def solve_radial(
     cfl: float = 0.4,
     limiter_theta: float = 1.5,
     step_tol: float = 2e-3,
+    stepper: str = "implicit-euler",
     boundary_tol: float = 1e-9,
     max_steps: int = 50_000_000,
     min_resolved_cells: float = 5.0,
@@ -167,7 +175,14 @@ def solve_radial(
     limiter_theta : float
         Generalised-minmod parameter in ``[1, 2]`` (1: minmod, 2: monotonised central).
     step_tol : float
-        Target L1 change of the masses per implicit step (noisy runs).
+        Noisy runs: target L1 change of the masses per step (``implicit-euler``) or
+        L1 tolerance of the local error estimate (``trbdf2``, ``esdirk4``).
+    stepper : {"implicit-euler", "trbdf2", "esdirk4"}
+        Time integrator of noisy runs (:mod:`reducedpde.fv.steppers`): backward Euler
+        (first order, positive for every step), TR-BDF2 (second order) or ESDIRK4(3)6L[2]SA
+        (fourth order); all L-stable, on the same Scharfetter–Gummel operator. The
+        higher-order ones are positive by construction of their fallback (a step with a
+        negative mass is redone) and much cheaper at equal accuracy.
     boundary_tol : float
         Stop with an error when the last cell holds more than this mass fraction.
     max_steps : int
@@ -241,15 +256,19 @@ def solve_radial(
         if i in snap_of:
             densities[snap_of[i]] = masses / grid.widths
 
+    if stepper not in NOISY_STEPPERS:
+        raise ValueError(f"stepper must be one of {sorted(NOISY_STEPPERS)}, got {stepper!r}")
+    drift_diffusion = NOISY_STEPPERS[stepper]
     noisy = model.noisy
     attrs = {
-        "solver": "fv-sg-implicit-euler" if noisy else "fv-muscl-ssprk3",
+        "solver": f"fv-sg-{stepper}" if noisy else "fv-muscl-ssprk3",
         "n_cells": grid.n_cells,
         "r_max": float(grid.edges[-1]),
         "kernel_rank": int(disc.weights.size),
         "kernel_tail_bound": float(model.kernel.tail_bound),
         "dt_policy": (
-            f"implicit Euler, L1 change per step ~ {step_tol:g}"
+            (f"implicit Euler, L1 change per step ~ {step_tol:g}" if stepper == "implicit-euler"
+             else f"{stepper}, local error tolerance {step_tol:g} (L1)")
             if noisy
             else f"SSP-RK3, dt = {cfl:g} h_min / max|u|, limiter theta = {limiter_theta:g}"
         ),
@@ -317,7 +336,7 @@ def solve_radial(
                     stopped = True
                     break
                 if noisy:
-                    t_reached, steps, status, dt_next = steppers.integrate_drift_diffusion(
+                    t_reached, steps, status, dt_next = drift_diffusion(
                         masses, grid.widths, grid.centres, disc.features, disc.weights,
                         disc.potential, disc.entropic, model.beta, MOBILITY, taus[i - 1],
                         taus[i], dt_next, step_tol, math.inf, max_steps - total_steps,
