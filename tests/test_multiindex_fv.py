@@ -175,9 +175,8 @@ def _model_kwargs():
         (lambda: MultiIndexModel(get_activation("relu"), HermiteTarget({(1, 0): 1.0}),
                                  GaussianLatent(2, 4)), "k = 1"),
         (lambda: MultiIndexModel(**_model_kwargs(), spherical=True), "spherical"),
-        (lambda: MultiIndexModel(**_model_kwargs(), beta=10.0, d=20), "noiseless"),
     ],
-    ids=["k2", "spherical", "noisy"],
+    ids=["k2", "spherical"],
 )
 def test_unsupported_models_are_rejected(bad_model, message):
     grids = _grids(1)

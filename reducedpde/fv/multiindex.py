@@ -56,10 +56,56 @@ Positivity (CFL bound)
     here is never smaller. SSP-RK3 is a convex combination of forward-Euler steps with the
     stage velocities, so it is positive when ``Δt c(stage) ≤ ½`` at all three stages; a
     step whose stage velocities violate this is redone with ``Δt = cfl / (1.05 max c(stage))``.
+
+Noisy models (finite ``β``, finite ``d > k + 1``)
+    The density ``ρ̄`` w.r.t. ``da ds dr`` solves (model docstring, "Noise")
+
+        ∂_t ρ̄ = Σ_{x ∈ {a,s,r}} ∂_x(D_x (∂_x ρ̄ + ρ̄ ∂_x Φ)),
+        Φ = β Ψ_λ − (d−k−1) log r,   D_a = 2ξ_a/β,   D_s = D_r = 2ξ_w/β,
+
+    i.e. the drift ``−2ξ ∂Ψ_λ`` plus, in ``r``, the Bessel drift ``D_r (d−k−1)/r``, both
+    written through the potential ``Φ``; the Gibbs state is ``ρ̄ ∝ e^{−Φ}``. The flux
+    along each axis is the Scharfetter–Gummel flux of
+    :func:`reducedpde.fv.kernels.sg_coefficients` with ``Φ`` at the cell centres,
+
+        J_{j+½} = (D/δ)[B(ΔΦ) m_j/h_j − B(−ΔΦ) m_{j+1}/h_{j+1}],
+        ΔΦ = Φ_{j+1} − Φ_j,   δ = x_{j+1} − x_j,   B(z) = z/(eᶻ − 1),
+
+    with no flux through the outer faces and through ``r = 0`` (the first interior
+    ``r``-face and all centres have ``r > 0``, so ``log r`` is finite). The potential costs
+    nothing extra: ``Ψ(a_i, s_j, r_l) = a_i ∂_aΨ(s_j, r_l) = a_i g_a[j,l]`` (the tables
+    ``f1z``, ``f2`` are not used). We use the potential difference rather than a face
+    velocity ``u_f`` (cell Péclet number ``u_f δ/D``; on a uniform axis the two
+    agree to ``O(δ³)``) because then every flux vanishes exactly when ``m ∝ h e^{−Φ}``: the discrete
+    steady states are exactly the self-consistent Gibbs laws on the cell centres,
+    ``m[i,j,l] ∝ h_a h_s h_r r_l^{d−k−1} exp(−β Ψ_λ(a_i, s_j, r_l; m))``. Moreover, with
+    ``μ = log(m/h) + Φ`` one has ``J_{j+½} = (D/δ) B(ΔΦ) e^{−Φ_j}(e^{μ_j} − e^{μ_{j+1}})``,
+    and ``μ_j = ∂F/∂m_j`` for the convex discrete free energy
+    ``F(m) = Σ m (log(m/h) − (d−k−1) log r + βλ|θ|²/2) + β R(m)/2`` (``∂R/∂m_j = 2Ψ_j``),
+    so ``dF/dt = −Σ_faces J_{j+½}(μ_j − μ_{j+1}) ≤ 0`` along the semi-discrete flow: the
+    run relaxes to the unique minimiser of ``F``, the fixed point above (tests: to
+    round-off).
+
+    Positivity: a forward-Euler step is ``m_j^+ = (1 − Δt O_j) m_j + Δt·(inflow ≥ 0)``
+    with the outflow coefficient of the cell summed over the three axes,
+
+        O_j = Σ_x (D_x/h_{x,j}) [B(ΔΦ_{j+½})/δ_{j+½} + B(−ΔΦ_{j−½})/δ_{j−½}]   (B ≥ 0),
+
+    (end faces omitted), so the step is non-negative iff ``Δt max_j O_j ≤ 1``. The solver
+    uses ``c = ½ max_j O_j`` in place of the MUSCL ``c`` and the same rule
+    ``Δt = cfl / c`` (``cfl ≤ ½``), stage checks and retries, hence SSP-RK3 stays
+    positive. As ``B(z) → 1`` for small ``|ΔΦ|``, ``O_j ≈ Σ_x 2D_x/h_x²`` where diffusion
+    dominates: the step is diffusive, ``Δt ∝ h²/D``, acceptable on moderate grids (a
+    ``16³`` grid at ``β = 10`` takes about 0.7 ms per step). For ``β → ∞``,
+    ``(D/δ)B(ΔΦ) → u⁺`` and ``(D/δ)B(−ΔΦ) → u⁻`` with ``u = −2ξ ΔΨ_λ/δ`` (the Bessel
+    part of ``ΔΦ`` is ``O(1)`` and drops out): the scheme tends to the *first-order*
+    upwind scheme (not the MUSCL one; the gap is ``O(h)``) and ``Δt`` to the upwind CFL
+    step. The limiter is not used for noisy models.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -69,7 +115,7 @@ from tqdm.auto import tqdm
 
 from . import steppers
 from .grid import Grid1D
-from .kernels import grid_factors, transport_rate
+from .kernels import bernoulli, grid_factors, transport_rate
 from .radial import SolverError
 from .steppers import (
     STATUS_BOUNDARY,
@@ -208,6 +254,90 @@ def _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi
 
 
 @numba.njit(cache=True)
+def _sg_sweep_lines(masses, potential, widths, centres, diffusivity, rate, outflow,
+                    accumulate):
+    """Scharfetter–Gummel rates along axis 1 of the 3-D views ``masses``/``potential``/
+    ``rate``/``outflow`` (``(P, n, Q)``); ``widths``/``centres`` are those of the line axis.
+
+    ``J_{j+½} = (D/δ)[B(ΔΦ) m_j/h_j − B(−ΔΦ) m_{j+1}/h_{j+1}]`` with
+    ``ΔΦ = Φ_{j+1} − Φ_j``, ``δ = x_{j+1} − x_j`` (no flux through the end faces);
+    ``rate`` receives ``J_{j−½} − J_{j+½}`` (added when ``accumulate``) and ``outflow``
+    the coefficient of ``m_j`` in its outflow, ``(D/δ)B(ΔΦ_{j+½})/h_j +
+    (D/δ)B(−ΔΦ_{j−½})/h_j`` (always added).
+    """
+    n_p, n, n_q = masses.shape
+    for p in range(n_p):
+        for q in range(n_q):
+            if not accumulate:
+                for k in range(n):
+                    rate[p, k, q] = 0.0
+            for k in range(n - 1):
+                scale = diffusivity / (centres[k + 1] - centres[k])
+                dphi = potential[p, k + 1, q] - potential[p, k, q]
+                out_left = scale * bernoulli(dphi) / widths[k]
+                out_right = scale * bernoulli(-dphi) / widths[k + 1]
+                flux = out_left * masses[p, k, q] - out_right * masses[p, k + 1, q]
+                rate[p, k, q] -= flux
+                rate[p, k + 1, q] += flux
+                outflow[p, k, q] += out_left
+                outflow[p, k + 1, q] += out_right
+
+
+@numba.njit(cache=True)
+def _sg_rate(masses, a_centres, s_centres, r_centres, a_widths, s_widths, r_widths, f0,
+             phi, qweights, xi_a, xi_w, lam, beta, entropic, weighted_a, output,
+             weighted_residual, g_a, potential, outflow, rate):
+    """Noisy rate ``Σ_k L_k^SG m`` (Scharfetter–Gummel along every line); returns ``c``.
+
+    ``Φ = β Ψ_λ − (d−k−1) log r`` at the cell centres with ``Ψ(a_i, s_j, r_l) = a_i g_a[j,l]``
+    (``g_a = ∂_aΨ``); ``D_a = 2ξ_a/β``, ``D_s = D_r = 2ξ_w/β``. ``c`` is half the largest
+    outflow coefficient ``max_cell Σ_k o_k`` (so that ``Δt c ≤ ½`` is the positivity
+    condition ``Δt max Σ_k o_k ≤ 1`` of the module docstring).
+    """
+    n_a, n_s, n_r = masses.shape
+    _network_output(masses, a_centres, f0, weighted_a, output)
+    for q in range(output.size):
+        weighted_residual[q] = qweights[q] * (phi[q] - output[q])
+    _contract(f0, weighted_residual, g_a)
+    half_lam = 0.5 * lam
+    for i in range(n_a):
+        ai = a_centres[i]
+        for j in range(n_s):
+            sj = s_centres[j]
+            for l in range(n_r):
+                rl = r_centres[l]
+                psi_lam = ai * g_a[j, l] + half_lam * (ai * ai + sj * sj + rl * rl)
+                potential[i, j, l] = beta * psi_lam - entropic * np.log(rl)
+                outflow[i, j, l] = 0.0
+    d_a = 2.0 * xi_a / beta
+    d_w = 2.0 * xi_w / beta
+    _sg_sweep_lines(masses.transpose(1, 0, 2), potential.transpose(1, 0, 2), a_widths,
+                    a_centres, d_a, rate.transpose(1, 0, 2), outflow.transpose(1, 0, 2),
+                    False)
+    _sg_sweep_lines(masses, potential, s_widths, s_centres, d_w, rate, outflow, True)
+    _sg_sweep_lines(masses.transpose(0, 2, 1), potential.transpose(0, 2, 1), r_widths,
+                    r_centres, d_w, rate.transpose(0, 2, 1), outflow.transpose(0, 2, 1),
+                    True)
+    return 0.5 * outflow.max()
+
+
+@numba.njit(cache=True)
+def _rate(noisy, masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, qweights,
+          xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta, s_centres,
+          r_centres, a_widths, s_widths, r_widths, beta, entropic, weighted_a, output,
+          weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, potential, outflow, rate):
+    """MUSCL rate (:func:`_unsplit_rate`) or, when ``noisy``, SG rate (:func:`_sg_rate`)."""
+    if noisy:
+        return _sg_rate(masses, a_centres, s_centres, r_centres, a_widths, s_widths,
+                        r_widths, f0, phi, qweights, xi_a, xi_w, lam, beta, entropic,
+                        weighted_a, output, weighted_residual, g_a, potential, outflow, rate)
+    return _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
+                         qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
+                         inv_hmin, theta, weighted_a, output, weighted_residual, g_a, g_s,
+                         g_r, u_a, u_s, u_r, rate)
+
+
+@numba.njit(cache=True)
 def _check_state_3d(masses, boundary_tol):
     """``(status, where)``: ``where`` is the flat index of the most negative cell
     (``STATUS_NEGATIVE``) or ``2·axis + side`` of the outer slab holding too much mass
@@ -251,9 +381,10 @@ def _check_state_3d(masses, boundary_tol):
 
 @numba.njit(cache=True)
 def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, qweights,
-               xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta, t_start,
+               xi_a, xi_w, lam, factors_a, factors_s, factors_r, inv_hmin, theta, noisy,
+               s_centres, r_centres, a_widths, s_widths, r_widths, beta, entropic, t_start,
                t_end, cfl, max_steps, boundary_tol):
-    """SSP-RK3 from ``t_start`` to ``t_end`` in place.
+    """SSP-RK3 from ``t_start`` to ``t_end`` in place (MUSCL rate, or SG when ``noisy``).
 
     ``Δt = cfl / c(m)``; the step is redone with ``Δt = cfl / (1.05 max c(stage))`` when a
     stage velocity gives ``Δt c(stage) > ½`` (positivity, see the module docstring; the 5 %
@@ -276,6 +407,8 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
     u_a = np.empty((n_s, n_a + 1, n_r))
     u_s = np.empty((n_a, n_s + 1, n_r))
     u_r = np.empty((n_a, n_r + 1, n_s))
+    potential = np.empty(masses.shape)
+    outflow = np.empty(masses.shape)
     n = masses.size
     rate0 = np.empty(masses.shape)
     rate = np.empty(masses.shape)
@@ -292,30 +425,35 @@ def _integrate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi, q
     while t < t_end:
         if steps >= max_steps:
             return t, steps, STATUS_MAX_STEPS, -1, retries
-        c_bound = _unsplit_rate(masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2,
-                                phi, qweights, xi_a, xi_w, lam, factors_a, factors_s,
-                                factors_r, inv_hmin, theta, weighted_a, output,
-                                weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, rate0)
+        c_bound = _rate(noisy, masses, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2,
+                        phi, qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
+                        inv_hmin, theta, s_centres, r_centres, a_widths, s_widths,
+                        r_widths, beta, entropic, weighted_a, output, weighted_residual,
+                        g_a, g_s, g_r, u_a, u_s, u_r, potential, outflow, rate0)
         while True:
             dt = t_end - t
             if c_bound > 0.0:
                 dt = min(dt, cfl / c_bound)
             for k in range(n):
                 flat1[k] = flat[k] + dt * flat_rate0[k]
-            c1 = _unsplit_rate(stage1, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
-                               qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
-                               inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
-                               g_s, g_r, u_a, u_s, u_r, rate)
+            c1 = _rate(noisy, stage1, a_centres, a_faces, s_faces, r_faces, f0, f1z,
+                       f2, phi, qweights, xi_a, xi_w, lam, factors_a, factors_s,
+                       factors_r, inv_hmin, theta, s_centres, r_centres, a_widths,
+                       s_widths, r_widths, beta, entropic, weighted_a, output,
+                       weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, potential,
+                       outflow, rate)
             if dt * c1 > 0.5:
                 c_bound = 1.05 * max(c_bound, c1)
                 retries += 1
                 continue
             for k in range(n):
                 flat2[k] = 0.75 * flat[k] + 0.25 * (flat1[k] + dt * flat_rate[k])
-            c2 = _unsplit_rate(stage2, a_centres, a_faces, s_faces, r_faces, f0, f1z, f2, phi,
-                               qweights, xi_a, xi_w, lam, factors_a, factors_s, factors_r,
-                               inv_hmin, theta, weighted_a, output, weighted_residual, g_a,
-                               g_s, g_r, u_a, u_s, u_r, rate)
+            c2 = _rate(noisy, stage2, a_centres, a_faces, s_faces, r_faces, f0, f1z,
+                       f2, phi, qweights, xi_a, xi_w, lam, factors_a, factors_s,
+                       factors_r, inv_hmin, theta, s_centres, r_centres, a_widths,
+                       s_widths, r_widths, beta, entropic, weighted_a, output,
+                       weighted_residual, g_a, g_s, g_r, u_a, u_s, u_r, potential,
+                       outflow, rate)
             if dt * c2 > 0.5:
                 c_bound = 1.05 * max(c_bound, c2)
                 retries += 1
@@ -444,11 +582,18 @@ def _check_model(model):
     if getattr(model, "k", None) != 1:
         raise ValueError(f"model: the finite-volume solver needs latent dimension k = 1, "
                          f"got k={getattr(model, 'k', None)}")
-    if getattr(model, "noisy", True):
-        raise ValueError("model: only the noiseless model (beta = inf) is supported")
-    for name in ("features", "phi", "qweights", "nodes", "phi_second_moment"):
+    for name in ("features", "phi", "qweights", "nodes", "phi_second_moment", "noisy"):
         if not hasattr(model, name):
             raise ValueError(f"model: expected a MultiIndexModel, missing {name!r}")
+    if model.noisy:
+        beta = getattr(model, "beta", None)
+        d = getattr(model, "d", None)
+        if beta is None or not (0.0 < beta < math.inf):
+            raise ValueError(f"model: a noisy model needs a finite beta > 0, got beta={beta}")
+        if d is None or not (math.isfinite(d) and d > model.k + 1):
+            raise ValueError(f"model: a noisy model needs a finite input dimension "
+                             f"d > k + 1 = {model.k + 1} (the Bessel drift "
+                             f"(2ξ_w/β)(d−k−1)/r), got d={d}")
 
 
 def solve_multiindex_fv(
@@ -474,10 +619,17 @@ def solve_multiindex_fv(
     through ``r = 0``), SSP-RK3 with ``Δt = cfl / Σ_k (max|u_k| / h_k)``, which keeps the
     masses non-negative for ``cfl ≤ ½`` (see the module docstring for the argument).
 
+    Noisy model (finite ``β``): the drift–diffusion equation of the model docstring with
+    Scharfetter–Gummel fluxes in the potential ``Φ = βΨ_λ − (d−k−1) log r`` (exact
+    discrete Gibbs steady states) and ``Δt = 2 cfl / max_cell Σ_k (SG outflow
+    coefficient)``, positive for ``cfl ≤ ½``; ``Δt ∝ h²`` where diffusion dominates
+    (module docstring, "Noisy models").
+
     Parameters
     ----------
     model : MultiIndexModel
-        ``k = 1``, ``spherical=False``, ``beta = inf``.
+        ``k = 1``, ``spherical=False``; noiseless (``beta = inf``) or noisy (finite
+        ``beta > 0`` with finite ``d > k + 1``).
     grid_a, grid_s, grid_r : Grid1D
         Cells in ``a``, ``s`` and ``r``; ``grid_r`` must start at ``r = 0``.
     masses0 : array_like, shape (Ma, Ms, Mr)
@@ -487,12 +639,13 @@ def solve_multiindex_fv(
     cfl : float
         Courant number in ``(0, ½]``.
     limiter_theta : float
-        Generalised-minmod parameter in ``[1, 2]``.
+        Generalised-minmod parameter in ``[1, 2]`` (not used by the noisy SG scheme).
     max_steps : int
         Safety limit on the total number of steps.
     boundary_tol : float
         Stop when an outer slab of cells (first/last ``a``, first/last ``s``, last ``r``)
-        holds more than this fraction of the mass.
+        holds more than this fraction of the mass. For noisy models the Gibbs tails reach
+        every cell; choose the box so that they stay below this fraction, or raise it.
     progress : bool
         Show a progress bar over the output times.
     on_record : callable, optional
@@ -565,20 +718,34 @@ def solve_multiindex_fv(
         if on_record is not None:
             on_record(k, masses)
 
-    attrs = {
-        "solver": "fv-multiindex-muscl-ssprk3",
-        "grid_shape": shape,
-        "cfl": cfl,
-        "limiter_theta": limiter_theta,
-        "dt_policy": f"SSP-RK3, dt = {cfl:g} / sum_k(max|u_k| / h_k), unsplit",
+    noisy = bool(model.noisy)
+    if noisy:
+        attrs = {
+            "solver": "fv-multiindex-sg-ssprk3",
+            "grid_shape": shape,
+            "cfl": cfl,
+            "dt_policy": (f"SSP-RK3, dt = {2 * cfl:g} / max_cell sum_k(SG outflow "
+                          f"coefficient), unsplit"),
+        }
+    else:
+        attrs = {
+            "solver": "fv-multiindex-muscl-ssprk3",
+            "grid_shape": shape,
+            "cfl": cfl,
+            "limiter_theta": limiter_theta,
+            "dt_policy": f"SSP-RK3, dt = {cfl:g} / sum_k(max|u_k| / h_k), unsplit",
+        }
+    attrs.update({
         "latent_nodes": int(model.nodes.shape[0]),
         "config": model.to_config(),
-    }
+    })
     edges = {name: g.edges.copy() for name, g in zip(_AXES, (grid_a, grid_s, grid_r))}
     fa, fs, fr = disc.factors
     args = (ac, grid_a.edges, grid_s.edges, grid_r.edges, disc.f0, disc.f1z, disc.f2, disc.phi,
             disc.qweights, model.xi_a, model.xi_w, model.lam, fa, fs, fr, disc.inv_hmin,
-            float(limiter_theta))
+            float(limiter_theta), noisy, grid_s.centres, grid_r.centres, grid_a.widths,
+            grid_s.widths, grid_r.widths, float(model.beta) if noisy else 1.0,
+            float(model.d - model.k - 1.0) if noisy else 0.0)
 
     def pack(n_rec, status, n_steps, wall):
         return MultiIndexFVResult(
