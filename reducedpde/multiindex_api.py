@@ -129,7 +129,7 @@ def build_model(cfg: dict):
     else:
         latent = HypercubeLatent(cfg["k"])
     return MultiIndexModel(act, target, latent, xi_a=xi_a, xi_w=xi_w, lam=cfg["lam"],
-                           d=float(cfg["d"]), spherical=cfg["spherical"])
+                           beta=cfg["beta"], d=float(cfg["d"]), spherical=cfg["spherical"])
 
 
 def _chi_rule(n: int, nu: float):
@@ -204,8 +204,6 @@ def _coefficients(model, a, s, r, p, cfg):
 
 #: MUSCL limiter parameter of the finite-volume solver (1 minmod … 2 MC)
 FV_LIMITER_THETA = 1.5
-#: the finite-volume run stops when an outer slab of cells holds more than this mass
-FV_BOUNDARY_TOL = 1e-8
 
 
 def fv_grids(cfg: dict):
@@ -339,7 +337,7 @@ def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
     try:
         sol = solve_multiindex_fv(model, grid_a, grid_s, grid_r, masses0, times,
                                   cfl=cfg["fv_cfl"], limiter_theta=FV_LIMITER_THETA,
-                                  boundary_tol=FV_BOUNDARY_TOL, progress=progress,
+                                  boundary_tol=cfg["fv_boundary_tol"], progress=progress,
                                   on_record=on_record)
         failure = None
     except SolverError as exc:
@@ -365,7 +363,7 @@ def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
         "cfl": float(cfg["fv_cfl"]),
         "cfl_retries": int(sol.attrs.get("cfl_retries", 0)),
         "limiter_theta": FV_LIMITER_THETA,
-        "boundary_tol": FV_BOUNDARY_TOL,
+        "boundary_tol": cfg["fv_boundary_tol"],
         "latent_nodes": int(model.nodes.shape[0]),
         "wall_time_s": wall,
         "interrupted": sol.status == "interrupted",
@@ -481,7 +479,8 @@ def run_multiindex_sgd(cfg: dict, times: np.ndarray, snaps: np.ndarray, *, xi=No
     sgd = simulate_multiindex(
         N=cfg["N"], d=cfg["d"], k=cfg["k"], target=sgd_target(cfg), eps=cfg["eps"],
         t_max=cfg["t_max"], inputs=cfg["inputs"], activation=build_activation(cfg),
-        lam=cfg["lam"], batch=cfg["batch"], xi=xi, xi_a=cfg["lr_ratio"] * cfg["xi_w"],
+        lam=cfg["lam"], beta=cfg["beta"], batch=cfg["batch"], xi=xi,
+        xi_a=cfg["lr_ratio"] * cfg["xi_w"],
         xi_w=cfg["xi_w"], a_init=a_init, a_std=a_std, w_init=w_init, kappa=kappa,
         seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])), record_times=times,
         snapshot_times=snaps, hist_edges=histogram_edges(cfg), hist_variable="norm",

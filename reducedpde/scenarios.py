@@ -120,6 +120,9 @@ MULTIINDEX_PARAMETERS = dict(
         _p("xi_w", "float", 1.0, "first-layer rate ξ_w (ξ_a = lr_ratio · ξ_w)", low=0,
            high=1e6, low_open=True),
         _p("lam", "float", 0.0, "weight decay λ", low=0, high=1e6),
+        _p("beta", "float", math.inf,
+           "inverse temperature β (inf: noiseless; finite: Langevin noise, needs solver=fv "
+           "for the PDE)", low=0, high=1e12, low_open=True, allow_inf=True),
         # initial law
         _p("init", "str", "gaussian",
            "first layer at t = 0: w ~ N(0, κ²/d I) or degenerate s = 0, r = r_init",
@@ -173,6 +176,10 @@ MULTIINDEX_PARAMETERS = dict(
            high=1e4, low_open=True),
         _p("fv_cfl", "float", 0.4, "solver=fv: Courant number (≤ 1/2 keeps masses ≥ 0)",
            low=0, high=0.5, low_open=True),
+        _p("fv_boundary_tol", "float", 1e-8,
+           "solver=fv: stop when an outer slab of cells holds more than this mass fraction "
+           "(noisy runs: Gibbs tails reach every cell; raise it or enlarge the box)", low=0,
+           high=0.5, low_open=True),
         # SGD
         _p("N", "int", 200, "number of neurons (SGD)", low=1, high=1e7),
         _p("eps", "float", 1e-5, "SGD step size ε (s_k = ε ξ)", low=0, high=10,
@@ -212,6 +219,9 @@ def _multiindex_checks(cfg: dict) -> str | None:
         return "parameter 'spherical' must be false for inputs='hypercube'"
     if cfg["a_law"] != "point" and not cfg["a_spread"] > 0:
         return f"parameter 'a_spread' must be > 0 for a_law={cfg['a_law']!r}"
+    if not math.isinf(cfg["beta"]) and cfg["solver"] != "fv":
+        return (f"parameter 'beta' must be inf for solver={cfg['solver']!r} (Lagrangian atoms "
+                f"are deterministic; noisy runs need solver='fv'), got {cfg['beta']:g}")
     count = multiindex_atom_count(cfg)
     if cfg["solver"] == "lagrangian" and count > MAX_ATOMS:
         return (f"parameters 'atoms_a', 'atoms_s', 'atoms_r' give {count} atoms "
@@ -262,11 +272,9 @@ def _fv_checks(cfg: dict) -> str | None:
     if cfg["spherical"]:
         return ("parameter 'spherical' must be false for solver='fv' (finite volumes solve "
                 "the free (a, s, r) model; use solver='lagrangian'), got true")
-    # the multi-index table has no 'beta' (its scenarios are noiseless); should one be
-    # added, the finite-volume solver handles only beta = inf
-    beta = cfg.get("beta", math.inf)
-    if not math.isinf(beta):
-        return f"parameter 'beta' must be inf for solver='fv' (noiseless only), got {beta:g}"
+    if not math.isinf(cfg["beta"]) and cfg["d"] <= cfg["k"] + 1:
+        return (f"parameter 'd' must be > k + 1 = {cfg['k'] + 1} for a noisy run (the Bessel "
+                f"drift (d−k−1)/r), got {cfg['d']}")
     cells = cfg["fv_cells_a"] * cfg["fv_cells_s"] * cfg["fv_cells_r"]
     if cells > MAX_FV_CELLS:
         return (f"parameters 'fv_cells_a', 'fv_cells_s', 'fv_cells_r' give {cells} cells; "
