@@ -23,7 +23,7 @@ physics and nothing about files (the ``save`` callback of :class:`Checkpointing`
 Checkpoint layout (leaves are arrays, ints, floats or strings)::
 
     position        last recording step committed (−1: none)
-    wall_time_s     wall time spent so far, over all sessions
+    wall_time_s     wall time spent so far, summed over the interrupted and resumed parts
     record          steps, snapshot_steps, series/<key>, snapshots/<key>, weights/<key>
     runs/<i>        step (int) and the entries of Problem.get_state for run i
 """
