@@ -69,6 +69,13 @@ def test_resumed_hypercube_multiindex_run_equals_the_uninterrupted_one():
     _assert_same_run(resumed, full)
 
 
+def test_resume_with_a_histogram_of_one_overlap_coordinate():
+    kw = dict(MULTI, seeds=(2,), hist_variable="s1")
+    full, states = _collect_checkpoints(simulate_multiindex, **kw)
+    resumed = simulate_multiindex(**kw, checkpointing=Checkpointing(resume=states[-2]))
+    _assert_same_run(resumed, full)
+
+
 def test_checkpoint_survives_the_hdf5_round_trip(tmp_path):
     params = dict(N=30, d=10, eps=2e-3, t_max=1.0, n_times=10, seeds=2, kappa=0.4)
     full = run_sgd("gaussians", params, progress=False)

@@ -26,6 +26,7 @@ Initial laws:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
@@ -411,7 +412,11 @@ def simulate_multiindex(
 
     def finish(record):
         if hist_variable.startswith("s") and hist_variable != "s" and "s" in record.snapshots:
-            record.snapshots[hist_variable] = record.snapshots["s"][..., int(hist_variable[1:]) - 1]
+            # a new record: the one given may also be held by a checkpoint
+            column = record.snapshots["s"][..., int(hist_variable[1:]) - 1]
+            record = dataclasses.replace(
+                record, snapshots={**record.snapshots, hist_variable: column}
+            )
         return assemble_result(
             record,
             seeds,

@@ -157,11 +157,10 @@ class _Committed:
         )
 
 
-def _checkpoint_state(problem, runs, run_steps, committed: _Committed, wall: float) -> dict:
-    record = committed.record()
+def _checkpoint_state(problem, runs, run_steps, position: int, record: EnsembleRecord) -> dict:
     return {
-        "position": committed.position,
-        "wall_time_s": wall,
+        "position": position,
+        "wall_time_s": record.wall_time_s,
         "record": {
             "steps": record.steps,
             "snapshot_steps": record.snapshot_steps,
@@ -254,9 +253,11 @@ def run_ensemble(
 
     def make_checkpoint() -> dict:
         nonlocal latest_checkpoint, last_save
-        latest_checkpoint = _checkpoint_state(problem, runs, run_steps, committed, wall())
+        record = committed.record(wall_time_s=wall(), interrupted=True)
+        latest_checkpoint = _checkpoint_state(problem, runs, run_steps, committed.position,
+                                              record)
         if ckpt.save is not None:
-            ckpt.save(latest_checkpoint, committed.record(wall_time_s=wall(), interrupted=True))
+            ckpt.save(latest_checkpoint, record)
         last_save = time.monotonic()
         return latest_checkpoint
 
