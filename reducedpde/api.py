@@ -111,15 +111,13 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
                              "for the PDE (the initial law is set by the parameters)")
         times, snaps = output_times(cfg)
         pde = run_multiindex_pde(cfg, times, snaps, progress=progress)
-        config = dict(cfg)
-        config["xi"] = _describe_schedule(None)
-        config["initial_law"] = _multiindex_initial_law(cfg)
-        return RunResult(scenario=scenario, config=config, pde=pde)
+        return RunResult(scenario=scenario, config=_run_config(scenario, cfg, None), pde=pde)
     if resume is not None and initial_density is not None:
         raise ValueError("resume: pass no initial_density (the state comes from the file)")
-    checkpointing = _checkpointing(
-        scenario, cfg, xi, checkpoint_every_s, on_checkpoint, resume, "pde",
-        initial_law="N(0, kappa^2/d I)" if initial_density is None else "user density")
+    config = _run_config(scenario, cfg, xi, GAUSSIAN_INITIAL_LAW if initial_density is None
+                         else "user density")
+    checkpointing = _checkpointing(scenario, config, "pde", checkpoint_every_s, on_checkpoint,
+                                   _resume_state(scenario, cfg, xi, resume, "pde"))
     model = build_gaussian_model(cfg)
     grid = Grid1D.uniform(0.0, cfg["r_max"], cfg["cells"])
     masses = gaussian_initial_masses(cfg, grid, initial_density)
@@ -130,10 +128,21 @@ def run_pde(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         min_resolved_cells=cfg["min_resolved_cells"], progress=progress,
         checkpointing=checkpointing,
     )
+    return RunResult(scenario=scenario, config=config, pde=pde)
+
+
+#: the default initial law of the radial (Gaussian-classes) scenarios, as recorded
+GAUSSIAN_INITIAL_LAW = "N(0, kappa^2/d I)"
+
+
+def _run_config(scenario: str, cfg: dict, xi, initial_law: str = GAUSSIAN_INITIAL_LAW):
+    """The ``config`` stored with a run: the parameters, the schedule and the initial law
+    (derived from the parameters for multi-index scenarios)."""
     config = dict(cfg)
     config["xi"] = _describe_schedule(xi)
-    config["initial_law"] = "N(0, kappa^2/d I)" if initial_density is None else "user density"
-    return RunResult(scenario=scenario, config=config, pde=pde)
+    config["initial_law"] = (_multiindex_initial_law(cfg) if _is_multiindex(scenario)
+                             else initial_law)
+    return config
 
 
 def _describe_schedule(xi) -> str:
@@ -195,17 +204,15 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         with checkpointing on.
     """
     cfg = resolve(scenario, params)
-    checkpointing = _checkpointing(scenario, cfg, xi, checkpoint_every_s, on_checkpoint,
-                                   resume, "sgd")
-    config = dict(cfg)
-    config["xi"] = _describe_schedule(xi)
+    config = _run_config(scenario, cfg, xi)
+    checkpointing = _checkpointing(scenario, config, "sgd", checkpoint_every_s, on_checkpoint,
+                                   _resume_state(scenario, cfg, xi, resume, "sgd"))
     if _is_multiindex(scenario):
         from .multiindex_api import run_multiindex_sgd
 
         times, snaps = output_times(cfg)
         sgd = run_multiindex_sgd(cfg, times, snaps, xi=xi, progress=progress,
                                  keep_weights=keep_weights, checkpointing=checkpointing)
-        config["initial_law"] = _multiindex_initial_law(cfg)
         return RunResult(scenario=scenario, config=config, sgd=sgd)
     from .sgd import simulate_gaussians
 
@@ -219,7 +226,6 @@ def run_sgd(scenario: str = "gaussians", params: dict | None = None, *, xi=None,
         record_times=times, hist_edges=_sgd_histogram_edges(cfg), snapshot_times=snaps,
         keep_weights=keep_weights, progress=progress, checkpointing=checkpointing,
     )
-    config["initial_law"] = "N(0, kappa^2/d I)"
     return RunResult(scenario=scenario, config=config, sgd=sgd)
 
 
@@ -228,38 +234,39 @@ def resume_parameters(previous: RunResult) -> tuple[str, dict]:
     return previous.scenario, parameters_of(previous.config, previous.scenario)
 
 
-def _checkpointing(scenario, cfg, xi, every_s, on_checkpoint, resume, part,
-                   initial_law="N(0, kappa^2/d I)"):
-    """The :class:`~reducedpde.checkpointing.Checkpointing` of a run's ``part`` ("pde" or
-    "sgd"), or ``None``; checks that ``resume`` is a stopped run with these parameters."""
+def _resume_state(scenario: str, cfg: dict, xi, resume: RunResult | None, part: str):
+    """The checkpoint of ``resume``'s ``part`` ("pde" or "sgd"), or ``None`` without
+    ``resume``; checks that ``resume`` is a stopped run with these parameters."""
+    if resume is None:
+        return None
+    previous = getattr(resume, part, None)
+    state = getattr(previous, "checkpoint", None) if previous is not None else None
+    if state is None:
+        raise ValueError(
+            f"resume: the file holds no {part.upper()} checkpoint (the run completed, or "
+            "was stopped without checkpointing)"
+        )
+    if resume.scenario != scenario:
+        raise ValueError(f"resume: the file is a run of scenario {resume.scenario!r}, "
+                         f"not {scenario!r}")
+    stored = parameters_of(resume.config, scenario)
+    changed = sorted(key for key, value in stored.items() if cfg.get(key) != value)
+    if changed:
+        raise ValueError("resume: parameters differ from the stored run: "
+                         + ", ".join(f"{k} = {cfg[k]!r} (stored {stored[k]!r})"
+                                     for k in changed))
+    if resume.config.get("xi", "constant 1") != _describe_schedule(xi):
+        raise ValueError(f"resume: the stored run used the schedule "
+                         f"{resume.config.get('xi')!r}; pass the same xi")
+    return state
 
-    state = None
-    if resume is not None:
-        previous = getattr(resume, part, None)
-        state = getattr(previous, "checkpoint", None) if previous is not None else None
-        if state is None:
-            raise ValueError(
-                f"resume: the file holds no {part.upper()} checkpoint (the run completed, or "
-                "was stopped without checkpointing)"
-            )
-        if resume.scenario != scenario:
-            raise ValueError(f"resume: the file is a run of scenario {resume.scenario!r}, "
-                             f"not {scenario!r}")
-        stored = parameters_of(resume.config, scenario)
-        changed = sorted(key for key, value in stored.items() if cfg.get(key) != value)
-        if changed:
-            raise ValueError("resume: parameters differ from the stored run: "
-                             + ", ".join(f"{k} = {cfg[k]!r} (stored {stored[k]!r})"
-                                         for k in changed))
-        if resume.config.get("xi", "constant 1") != _describe_schedule(xi):
-            raise ValueError(f"resume: the stored run used the schedule "
-                             f"{resume.config.get('xi')!r}; pass the same xi")
+
+def _checkpointing(scenario: str, config: dict, part: str, every_s, on_checkpoint, state):
+    """The :class:`~reducedpde.checkpointing.Checkpointing` of a run's ``part`` (``None``
+    without ``on_checkpoint`` and ``state``): each checkpoint reaches ``on_checkpoint`` as a
+    :class:`RunResult` with ``config`` and the partial result."""
     if on_checkpoint is None and state is None:
         return None
-    config = dict(cfg)
-    config["xi"] = _describe_schedule(xi)
-    config["initial_law"] = (_multiindex_initial_law(cfg) if _is_multiindex(scenario)
-                             else initial_law)
 
     def save(checkpoint_state, partial):
         partial.checkpoint = checkpoint_state
@@ -294,7 +301,7 @@ def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None
             )
     if resume is not None:
         # check the stored run before spending time on the PDE
-        _checkpointing(scenario, resolve(scenario, params), xi, None, None, resume, "sgd")
+        _resume_state(scenario, resolve(scenario, params), xi, resume, "sgd")
     if resume is not None and resume.pde is not None:
         pde = resume.pde
     else:
