@@ -16,7 +16,6 @@ Initial weights ``w_i ~ N(0, κ²/d I_d)`` (so ``‖w_i‖ ≈ κ``).
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -28,7 +27,7 @@ from .params import validate_parameters, validate_seeds
 from .population_risk import gaussian_classes_risk
 from .runner import Checkpointing, spawn_generators
 from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges, run_and_assemble
+from .summaries import assemble_result, check_edges, run_and_assemble, run_attrs
 
 __all__ = ["gaussian_initial_weights", "gaussian_run_generators", "simulate_gaussians"]
 
@@ -208,15 +207,7 @@ def simulate_gaussians(
         "d": int(d),
         "delta": float(delta),
         "kappa": float(kappa),
-        "eps": float(eps),
-        "t_max": n_total * float(eps),
-        "n_steps": int(n_total),
-        "lam": float(lam),
-        "beta": float(beta),
-        "batch": int(batch),
-        "activation": act.name,
-        "activation_config": json.dumps(act.to_config()),
-        "xi": "constant" if xi is None else getattr(xi, "__name__", "callable"),
+        **run_attrs(eps, n_total, lam, beta, batch, act, xi),
         "noise": "sqrt(4 s_k / beta) g",
         "risk_method": "exact (Mehler series, bivariate closed form / quadrature)",
         "kernel": "numba",

@@ -47,7 +47,7 @@ from .params import validate_parameters, validate_seeds
 from .population_risk import empirical_risk, multiindex_gaussian_risk
 from .runner import Checkpointing, spawn_generators
 from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges, run_and_assemble
+from .summaries import assemble_result, check_edges, run_and_assemble, run_attrs
 from .targets import hermite_expansion, make_target
 
 __all__ = ["initial_parameters", "multiindex_run_generators", "simulate_multiindex"]
@@ -384,21 +384,13 @@ def simulate_multiindex(
         "d": int(d),
         "k": int(k),
         "target": json.dumps(tgt.to_config()),
-        "eps": float(eps),
-        "t_max": n_total * float(eps),
-        "n_steps": int(n_total),
-        "lam": float(lam),
-        "beta": float(beta),
-        "batch": int(batch),
+        **run_attrs(eps, n_total, lam, beta, batch, act, xi),
         "xi_a": float(xi_a),
         "xi_w": float(xi_w),
         "a_init": _describe(a_init),
         "a_std": float(a_std),
         "w_init": _describe(w_init),
         "kappa": float(kappa),
-        "activation": act.name,
-        "activation_config": json.dumps(act.to_config()),
-        "xi": "constant" if xi is None else getattr(xi, "__name__", "callable"),
         "noise": "sqrt(4 xi_{a,w} s_k / beta) g",
         "hist_variable": hist_variable,
         "kernel": "numba",

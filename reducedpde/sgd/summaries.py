@@ -19,6 +19,7 @@ __all__ = [
     "density_histograms",
     "json_safe",
     "run_and_assemble",
+    "run_attrs",
 ]
 
 
@@ -145,6 +146,23 @@ def assemble_result(
         raise SGDDivergenceError(message, partial=result)
     return result
 
+
+
+def run_attrs(eps: float, n_total: int, lam: float, beta: float, batch: int, activation,
+              xi) -> dict:
+    """The attributes every SGD result records about its run: step size, length, weight
+    decay, temperature, batch, activation and schedule."""
+    return {
+        "eps": float(eps),
+        "t_max": n_total * float(eps),
+        "n_steps": int(n_total),
+        "lam": float(lam),
+        "beta": float(beta),
+        "batch": int(batch),
+        "activation": activation.name,
+        "activation_config": json.dumps(activation.to_config()),
+        "xi": "constant" if xi is None else getattr(xi, "__name__", "callable"),
+    }
 
 
 def run_and_assemble(
