@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import report
+from . import common, report
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     out = args.out or (HERE / "results" / ("quick" if args.quick else ""))
     out.mkdir(parents=True, exist_ok=True)
     sections = args.only or list(report.SECTIONS)
-    results = report.load(out / "results.json") if args.only else {}
+    results = common.load(out / "results.json") if args.only else {}
     started = time.perf_counter()
     for key in sections:
         print(f"[{key}] {report.TITLES[key]}", flush=True)
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         )
         results[key]["section_wall_s"] = time.perf_counter() - section_start
         # write after every section, so an interrupted run keeps what it measured
-        report.write_json(results, out / "results.json")
+        common.write_json(results, out / "results.json")
     (out / "results.md").write_text(report.markdown(results), encoding="utf-8")
     drew = report.plot(results, out / "perf.png")
     print(report.fmt_summary(results))

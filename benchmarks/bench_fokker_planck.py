@@ -2,10 +2,10 @@
 
 The problem (see :mod:`benchmarks.fp_problem`) is solved to ``t = 1`` and ``t = 20`` by
 
-* reducedpde, ESDIRK4 (:func:`reducedpde.fv.steppers.integrate_drift_diffusion_esdirk`),
-  TR-BDF2 (:func:`~reducedpde.fv.steppers.integrate_drift_diffusion_trbdf2`) and
-  implicit Euler (:func:`~reducedpde.fv.steppers.integrate_drift_diffusion`): eq. (1) of
-  :mod:`reducedpde.fv.steppers` with ``μ = 1``, ``b = V``, no interaction (rank 0),
+* reducedpde, ESDIRK4 (:func:`reducedpde.solvers.fv.steppers.integrate_drift_diffusion_esdirk`),
+  TR-BDF2 (:func:`~reducedpde.solvers.fv.steppers.integrate_drift_diffusion_trbdf2`) and
+  implicit Euler (:func:`~reducedpde.solvers.fv.steppers.integrate_drift_diffusion`): eq. (1) of
+  :mod:`reducedpde.solvers.fv.steppers` with ``μ = 1``, ``b = V``, no interaction (rank 0),
   ``β = 1/D`` and ``S = (d − 1) ln r``; Scharfetter–Gummel fluxes; accuracy knob
   ``step_tol``;
 * py-pde: expression ``PDE`` on a ``CartesianGrid``, ``D·laplace(c) + d_dx(F·c)`` with
@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reducedpde.fv import steppers
+from reducedpde.solvers.fv import steppers
 
 from . import common
 from . import fp_problem as P
@@ -633,9 +633,7 @@ def main(argv=None):
     print(markdown(result))
     print(json.dumps(result["compile_s"]))
     if args.json:
-        from . import report
-
-        report.write_json({"pde": result}, Path(args.json))
+        common.write_json({"pde": result}, Path(args.json))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Radial PDE benchmark: MMN18 Fig. 4 setting (Δ = 0.5, d = 320, κ = 0.1 and 0.4) to t = 100.
 
 The nonlinear reduced PDE (noiseless: MUSCL upwind fluxes + SSP-RK3,
-:func:`reducedpde.fv.steppers.integrate_transport`, low-rank interaction of the MMN18
+:func:`reducedpde.solvers.fv.steppers.integrate_transport`, low-rank interaction of the MMN18
 kernel). Reports the compile time, the time to solution to ``t = 100`` on 2000 cells through
-:func:`reducedpde.fv.radial.solve_radial`, and the cost of one time step as the number of
+:func:`reducedpde.solvers.fv.radial.solve_radial`, and the cost of one time step as the number of
 cells M grows from 250 to 16000 (it must grow linearly: constant ns per cell-step).
 
 Run: ``python -m benchmarks --only radial`` (or ``python -m benchmarks.bench_radial``).
@@ -24,10 +24,10 @@ import time
 import numpy as np
 
 from reducedpde.activations import mmn18
-from reducedpde.fv import steppers
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.radial import RadialDiscretization, default_output_times, solve_radial
-from reducedpde.models.gaussians import GaussianRadialModel, scaled_chi_cdf
+from reducedpde.models.gaussians.radial import GaussianRadialModel, scaled_chi_cdf
+from reducedpde.solvers.fv import steppers
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.radial import RadialDiscretization, default_output_times, solve_radial
 
 from . import common
 

@@ -6,10 +6,11 @@ Gaussians) every step and applies the same update
 
     h = W x,   e = y − mean σ(h),   W += outer(2 s e σ'(h), x),
 
-* ``numba kernel``: :class:`reducedpde.sgd.kernels.KernelState` (what
-  :func:`reducedpde.sgd.simulate_gaussians` runs), many steps per compiled call;
+* ``numba kernel``: :class:`reducedpde.solvers.particles.kernels.KernelState` (what
+  :func:`reducedpde.models.gaussians.simulate_gaussians` runs), many steps per compiled call;
 * ``numpy in-place``: the lines above in NumPy (``W += np.outer(...)``);
-* ``numpy twin``: :func:`reducedpde.sgd.sgd_step_numpy` (new arrays every step);
+* ``numpy twin``: :func:`reducedpde.models.gaussians.particles_reference.sgd_step_numpy`
+  (new arrays every step);
 * ``scipy BLAS``: ``dgemv`` + in-place rank-1 ``dger`` (two passes over ``W``);
 * ``torch``: PyTorch CPU, float64, ``torch.set_num_threads(1)``, ``torch.mv`` + in-place
   ``addr_``.
@@ -48,11 +49,11 @@ import numpy as np
 from scipy.linalg.blas import dgemv, dger
 
 from reducedpde.activations import get_activation
-from reducedpde.sgd.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
-from reducedpde.sgd.reference import (
+from reducedpde.models.gaussians.particles_reference import (
     draw_gaussian_classes_numpy,
     sgd_step_numpy,
 )
+from reducedpde.solvers.particles.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
 
 from . import common
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import math
 import os
 import platform
 import time
+from pathlib import Path
 
 
 def best_time(fn, repeats=3, budget=None, setup=None):
@@ -90,3 +92,28 @@ def fmt_ratio(value) -> str:
     if value >= 10:
         return f"{value:.1f}×"
     return f"{value:.2f}×"
+
+
+def load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _clean(value):
+    """JSON-safe copy (non-finite floats become null)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # NumPy scalars
+        return _clean(value.item())
+    return value
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(_clean(results), indent=1, ensure_ascii=False) + "\n",
+                    encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,31 +17,6 @@ TITLES = {
     "radial": "nonlinear reduced PDE, cost per step",
     "sgd": "online SGD vs NumPy and PyTorch",
 }
-
-
-def load(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _clean(value):
-    """JSON-safe copy (non-finite floats become null)."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):  # NumPy scalars
-        return _clean(value.item())
-    return value
-
-
-def write_json(results: dict, path: Path) -> None:
-    path.write_text(json.dumps(_clean(results), indent=1, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
 
 
 def markdown(results: dict) -> str:

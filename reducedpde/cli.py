@@ -95,11 +95,12 @@ def _cmd_list(args) -> int:
 def _cmd_pde(args) -> int:
     from .api import run_pde
     from .io import save
+    from .models import get_model
     from .scenarios import get_scenario
 
     scenario, params, previous, output = _run_target(args)
-    options = {} if get_scenario(scenario).model == "multiindex" else _checkpoint_options(
-        args, output)
+    checkpoints = get_model(get_scenario(scenario).model).pde_checkpoints
+    options = _checkpoint_options(args, output) if checkpoints else {}
     result = run_pde(scenario, params, progress=not args.quiet, resume=previous, **options)
     pde = result.pde
     _report_interrupt("pde", pde, output, "the output times completed so far")
@@ -257,7 +258,8 @@ def _save_partial(args, exc) -> None:
     from .scenarios import resolve
 
     part = "pde" if isinstance(partial, PDEResult) else "sgd"
-    result = RunResult(scenario=args.scenario, config=resolve(args.scenario, _collect_params(args)),
+    result = RunResult(scenario=args.scenario,
+                       config=dict(resolve(args.scenario, _collect_params(args))),
                        **{part: partial}, attrs={"failure": str(exc)})
     print(f"reducedpde: wrote the last good state to {save(result, output)}", file=sys.stderr)
 
@@ -335,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of the ``reducedpde`` command; returns the exit status."""
-    from .fv.radial import SolverError
-    from .sgd.summaries import SGDDivergenceError
+    from .solvers.fv.radial import SolverError
+    from .solvers.particles.summaries import SGDDivergenceError
 
     parser = build_parser()
     args = None

@@ -92,6 +92,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def _to_jsonable(value, where: str):
         return _to_jsonable(value.item(), where)
     if isinstance(value, np.ndarray):
         return _to_jsonable(value.tolist(), where)
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dicts, and read-only mappings such as RunConfig
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Param", "parse_assignment", "validate"]
+__all__ = ["Param", "parameter_table", "parse_assignment", "validate"]
 
 
 @dataclass(frozen=True)
@@ -180,3 +180,13 @@ def parse_assignment(text: str) -> tuple[str, str]:
     if not key:
         raise ValueError(f"expected key=value, got {text!r}")
     return key, value.strip()
+
+
+def parameter_table(*params: Param) -> dict[str, Param]:
+    """``{name: Param}`` of the given declarations, in order (names must be unique)."""
+    table: dict[str, Param] = {}
+    for param in params:
+        if param.name in table:
+            raise ValueError(f"parameter {param.name!r} is declared twice")
+        table[param.name] = param
+    return table

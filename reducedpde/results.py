@@ -85,7 +85,7 @@ class SGDResult:
     checkpoint : dict or None
         Set when the run was stopped before its end with checkpointing on: the state to
         resume from (nested dict of arrays, numbers and strings; see
-        :mod:`reducedpde.sgd.runner`). Stored in the group ``checkpoint`` of ``/sgd``.
+        :mod:`reducedpde.solvers.particles.runner`). Stored in the group ``checkpoint`` of ``/sgd``.
     """
 
     t: np.ndarray

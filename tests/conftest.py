@@ -3,7 +3,7 @@ import math
 import pytest
 
 from reducedpde.activations import mmn18
-from reducedpde.models.gaussians import GaussianRadialModel
+from reducedpde.models.gaussians.radial import GaussianRadialModel
 
 
 @pytest.fixture(scope="session")

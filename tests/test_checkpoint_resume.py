@@ -11,8 +11,9 @@ import pytest
 
 from reducedpde import io
 from reducedpde.api import resume_parameters, run_sgd, validate
-from reducedpde.sgd import simulate_gaussians, simulate_multiindex
-from reducedpde.sgd.runner import Checkpointing
+from reducedpde.models.gaussians.particles import simulate_gaussians
+from reducedpde.models.multiindex.particles import simulate_multiindex
+from reducedpde.solvers.particles.runner import Checkpointing
 
 GAUSS = dict(N=40, d=12, delta=0.5, kappa=0.4, eps=2e-3, t_max=2.0, n_times=12,
              snapshot_times=[0.0, 0.5, 2.0], progress=False)

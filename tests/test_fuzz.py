@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from reducedpde import io
 from reducedpde.cli import main
-from reducedpde.scenarios import GAUSSIANS_PARAMETERS, resolve
+from reducedpde.models.gaussians.parameters import GAUSSIANS_PARAMETERS
+from reducedpde.scenarios import resolve
 
 KEYS = [*sorted(GAUSSIANS_PARAMETERS), "kapa", "cels", "", "N ", "unknown"]
 VALUES = st.one_of(

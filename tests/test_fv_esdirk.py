@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_fv_second_order import Interacting, Linear, observed_orders
 
-from reducedpde.fv import steppers
+from reducedpde.solvers.fv import steppers
 
 ESDIRK4 = steppers.integrate_drift_diffusion_esdirk
 ESDIRK3 = steppers.integrate_drift_diffusion_esdirk3

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from reducedpde.fv import kernels
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.reference import (
+from reducedpde.solvers.fv import kernels
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.reference import (
     implicit_euler_step,
     sg_operator_matrix,
     transport_rate_numpy,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from reducedpde.fv import steppers
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.radial import MOBILITY, RadialDiscretization
+from reducedpde.solvers.fv import steppers
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.radial import MOBILITY, RadialDiscretization
 
 TRBDF2 = steppers.integrate_drift_diffusion_trbdf2
 EULER = steppers.integrate_drift_diffusion

@@ -10,9 +10,9 @@ import time
 import numpy as np
 
 from reducedpde import io
-from reducedpde.fv import radial
-from reducedpde.fv.grid import Grid1D
-from reducedpde.models.gaussians import scaled_chi_cdf
+from reducedpde.models.gaussians.radial import scaled_chi_cdf
+from reducedpde.solvers.fv import radial
+from reducedpde.solvers.fv.grid import Grid1D
 
 
 def test_pde_interrupt_returns_the_completed_outputs(fig4_model, monkeypatch):

@@ -9,7 +9,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import roots_jacobi
 
 from reducedpde.activations import mmn18
-from reducedpde.models.gaussians import KernelTruncationWarning, LowRankKernel
+from reducedpde.models.gaussians.kernel import KernelTruncationWarning, LowRankKernel
 
 
 def _gaussian_panels(breaks, half_width=12.0, panel=0.1, order=12):

@@ -7,13 +7,9 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 
 from reducedpde.activations import relu
-from reducedpde.models.multiindex import (
-    SphericalHermiteModel,
-    bmz23_plateau_values,
-    bmz23_rates,
-    bmz23_target,
-)
-from reducedpde.multiindex_lagrangian import solve_multiindex_particles
+from reducedpde.models.multiindex.spherical import SphericalHermiteModel, bmz23_plateau_values
+from reducedpde.models.multiindex.targets import bmz23_rates, bmz23_target
+from reducedpde.solvers.lagrangian.multiindex import solve_multiindex_particles
 
 
 def test_plateau_values_in_closed_form():

@@ -8,11 +8,13 @@ from scipy.special import roots_jacobi
 from scipy.stats import beta as beta_law
 
 from reducedpde.activations import get_activation
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.multiindex import solve_multiindex_fv
-from reducedpde.fv.radial import SolverError
-from reducedpde.models.multiindex import GaussianLatent, HermiteTarget, MultiIndexModel
-from reducedpde.multiindex_lagrangian import solve_multiindex_particles
+from reducedpde.models.multiindex.latents import GaussianLatent
+from reducedpde.models.multiindex.reduced import MultiIndexModel
+from reducedpde.models.multiindex.targets import HermiteTarget
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.multiindex import solve_multiindex_fv
+from reducedpde.solvers.fv.radial import SolverError
+from reducedpde.solvers.lagrangian.multiindex import solve_multiindex_particles
 
 # initial law: product of Beta(5, 5) bumps ∝ (1 − x²)^4 on [c − h, c + h] in a, s and r
 CENTRES = (0.5, 0.3, 0.8)
@@ -145,7 +147,7 @@ def test_mass_reaching_the_grid_edge_raises_with_the_partial_run(model):
 
 
 def test_interrupt_returns_the_completed_outputs(model, monkeypatch):
-    from reducedpde.fv import multiindex
+    from reducedpde.solvers.fv import multiindex
 
     real = multiindex._integrate
     calls = {"n": 0}

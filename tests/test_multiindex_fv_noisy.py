@@ -5,9 +5,11 @@ import pytest
 from scipy.stats import beta as beta_law
 
 from reducedpde.activations import get_activation
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.multiindex import solve_multiindex_fv
-from reducedpde.models.multiindex import GaussianLatent, HermiteTarget, MultiIndexModel
+from reducedpde.models.multiindex.latents import GaussianLatent
+from reducedpde.models.multiindex.reduced import MultiIndexModel
+from reducedpde.models.multiindex.targets import HermiteTarget
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.multiindex import solve_multiindex_fv
 
 TARGET = {(1,): 1.0, (2,): 0.5}
 BETA, LAM, DIM = 10.0, 1.0, 5.0

@@ -10,10 +10,11 @@ from scipy.stats import chi
 
 from reducedpde import api, io
 from reducedpde.cli import main
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.radial import SolverError
-from reducedpde.multiindex_api import fv_grids, fv_initial_masses, point_cell_masses
-from reducedpde.scenarios import _fv_checks, resolve
+from reducedpde.models.multiindex.parameters import fv_checks as _fv_checks
+from reducedpde.models.multiindex.runs import fv_grids, fv_initial_masses, point_cell_masses
+from reducedpde.scenarios import resolve
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.radial import SolverError
 
 # single-index-quick up to t = 1 (the risk falls from 1.5 to 1.396): the default box
 # [-2, 4] × [-2, 4] × [0, 3] with the default 48 × 48 × 32 cells

@@ -4,15 +4,11 @@ import numpy as np
 import pytest
 
 from reducedpde.activations import ShiftedSigmoid, Tanh, relu
-from reducedpde.models.multiindex import (
-    GaussianLatent,
-    HermiteTarget,
-    MultiIndexModel,
-    SphericalHermiteModel,
-    bmz23_target,
-    staircase_target,
-)
-from reducedpde.multiindex_lagrangian import (
+from reducedpde.models.multiindex.latents import GaussianLatent
+from reducedpde.models.multiindex.reduced import MultiIndexModel
+from reducedpde.models.multiindex.spherical import SphericalHermiteModel
+from reducedpde.models.multiindex.targets import HermiteTarget, bmz23_target, staircase_target
+from reducedpde.solvers.lagrangian.multiindex import (
     degenerate_atoms,
     gaussian_init_atoms,
     quadrature_atoms,

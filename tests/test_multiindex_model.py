@@ -7,18 +7,19 @@ import numpy as np
 import pytest
 
 from reducedpde.activations import ShiftedSigmoid, Tanh, mmn18, relu
-from reducedpde.models.multiindex import (
-    GaussianLatent,
-    HermiteTarget,
-    HypercubeLatent,
-    MonomialTarget,
-    MultiIndexModel,
-    SphericalHermiteModel,
-    bmz23_target,
+from reducedpde.models.multiindex.latents import GaussianLatent, HypercubeLatent
+from reducedpde.models.multiindex.reduced import MultiIndexModel
+from reducedpde.models.multiindex.smoothing import (
     smoothed_features,
     smoothed_features_numpy,
     smoothed_second_derivative,
     smoothed_second_moment,
+)
+from reducedpde.models.multiindex.spherical import SphericalHermiteModel
+from reducedpde.models.multiindex.targets import (
+    HermiteTarget,
+    MonomialTarget,
+    bmz23_target,
     staircase_target,
 )
 

@@ -7,11 +7,11 @@ import pytest
 
 from reducedpde import api, io
 from reducedpde.cli import main
-from reducedpde.multiindex_api import build_activation, sgd_target
+from reducedpde.models.multiindex.expansions import hermite_expansion, make_target
+from reducedpde.models.multiindex.particles import initial_parameters
+from reducedpde.models.multiindex.population_risk import multiindex_gaussian_risk
+from reducedpde.models.multiindex.runs import build_activation, sgd_target
 from reducedpde.scenarios import SCENARIOS, resolve
-from reducedpde.sgd.multiindex import initial_parameters
-from reducedpde.sgd.population_risk import multiindex_gaussian_risk
-from reducedpde.sgd.targets import hermite_expansion, make_target
 
 TINY = {"d": 8, "N": 20, "eps": 1e-3, "t_max": 0.5, "t_min": 0.05, "n_times": 8,
         "n_snapshots": 3, "seeds": 2, "atoms_s": 4, "atoms_r": 2, "cells": 50,

@@ -61,8 +61,8 @@ def test_run_pde_rejects_bad_input_before_solving():
 
 
 def test_negative_output_times_are_rejected(fig4_model):
-    from reducedpde.fv.grid import Grid1D
-    from reducedpde.fv.radial import solve_radial
+    from reducedpde.solvers.fv.grid import Grid1D
+    from reducedpde.solvers.fv.radial import solve_radial
 
     grid = Grid1D.uniform(0, 4, 50)
     with pytest.raises(ValueError, match="times must be increasing, start at 0"):

@@ -7,10 +7,10 @@ from scipy.special import roots_jacobi
 from scipy.stats import beta as beta_law
 from scipy.stats import norm
 
-from reducedpde.fv.grid import Grid1D
-from reducedpde.fv.radial import SolverError, default_output_times, solve_radial
-from reducedpde.lagrangian import solve_radial_particles
-from reducedpde.models.gaussians import scaled_chi_cdf
+from reducedpde.models.gaussians.radial import scaled_chi_cdf
+from reducedpde.solvers.fv.grid import Grid1D
+from reducedpde.solvers.fv.radial import SolverError, default_output_times, solve_radial
+from reducedpde.solvers.lagrangian.radial import solve_radial_particles
 
 
 def run(model, grid, masses, t_max, n_times=30, **kw):

@@ -6,22 +6,18 @@ import numpy as np
 import pytest
 
 from reducedpde.activations import get_activation
+from reducedpde.models.gaussians.particles import simulate_gaussians
+from reducedpde.models.gaussians.population_risk import gaussian_classes_risk
+from reducedpde.models.multiindex.expansions import hermite_expansion, make_target, staircase
+from reducedpde.models.multiindex.particles import simulate_multiindex
+from reducedpde.models.multiindex.population_risk import multiindex_gaussian_risk
 from reducedpde.results import SGDResult
-from reducedpde.sgd import (
-    gaussian_classes_risk,
-    make_target,
-    multiindex_gaussian_risk,
-    simulate_gaussians,
-    simulate_multiindex,
-    staircase,
-)
-from reducedpde.sgd.kernels import (
+from reducedpde.solvers.particles.kernels import (
     SAMPLER_GAUSSIAN_CLASSES,
     SAMPLER_GAUSSIAN_SUBSPACE,
     SAMPLER_HYPERCUBE_SUBSPACE,
     draw_batch,
 )
-from reducedpde.sgd.targets import hermite_expansion
 
 GAUSS = dict(N=20, d=8, delta=0.5, kappa=0.4, eps=1e-3, t_max=0.5, n_times=5, progress=False)
 MULTI = dict(

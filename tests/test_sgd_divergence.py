@@ -3,7 +3,8 @@
 import pytest
 
 from reducedpde.cli import main
-from reducedpde.sgd import SGDDivergenceError, simulate_gaussians
+from reducedpde.models.gaussians.particles import simulate_gaussians
+from reducedpde.solvers.particles.summaries import SGDDivergenceError
 
 HUGE_STEP = {"N": 50, "d": 20, "delta": 0.5, "kappa": 1.0, "eps": 1.0, "t_max": 500.0,
              "activation": "relu", "progress": False}

@@ -9,7 +9,7 @@ law is ``∝ exp(−β F)`` — asymmetric and non-Gaussian. The compiled kernel
 import numpy as np
 
 from reducedpde.activations import get_activation
-from reducedpde.sgd.kernels import SAMPLER_GIVEN, KernelState
+from reducedpde.solvers.particles.kernels import SAMPLER_GIVEN, KernelState
 
 
 def test_single_neuron_langevin_samples_gibbs_law():

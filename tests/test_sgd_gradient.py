@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 from reducedpde.activations import get_activation
-from reducedpde.sgd.kernels import (
+from reducedpde.models.gaussians.population_risk import gaussian_classes_risk
+from reducedpde.models.multiindex.expansions import hermite_expansion, make_target
+from reducedpde.models.multiindex.population_risk import multiindex_gaussian_risk
+from reducedpde.solvers.particles.kernels import (
     SAMPLER_GAUSSIAN_CLASSES,
     SAMPLER_GAUSSIAN_SUBSPACE,
     SAMPLER_GIVEN,
     KernelState,
 )
-from reducedpde.sgd.population_risk import gaussian_classes_risk, multiindex_gaussian_risk
-from reducedpde.sgd.targets import hermite_expansion, make_target
 
 
 def _rngs(seed):

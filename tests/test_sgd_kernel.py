@@ -15,14 +15,14 @@ from reducedpde.activations import (
     activation_value,
     get_activation,
 )
-from reducedpde.sgd.kernels import (
+from reducedpde.solvers.particles.kernels import (
     SAMPLER_GAUSSIAN_CLASSES,
     SAMPLER_GIVEN,
     KernelState,
     _activations,
     _piecewise_linear_terms,
 )
-from reducedpde.sgd.rowops import dot, row_step, row_step_noisy
+from reducedpde.solvers.particles.rowops import dot, row_step, row_step_noisy
 
 # row lengths hitting every part of the loop: 16-wide groups, the extra group of 8, the tail
 LENGTHS = [0, 1, 5, 8, 12, 16, 23, 24, 37, 40]
@@ -33,7 +33,7 @@ def _fma(a, b, c):
 
 
 def _ordered_dot(v, y):
-    """The order stated in :mod:`reducedpde.sgd.rowops`, with exact-rounding fma."""
+    """The order stated in :mod:`reducedpde.solvers.particles.rowops`, with exact-rounding fma."""
     n = len(v)
     m16, m8 = n - n % 16, n - n % 8
     s = [0.0] * 16

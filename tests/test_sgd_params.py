@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from reducedpde.sgd import simulate_gaussians, simulate_multiindex, validate_parameters
+from reducedpde.models.gaussians.particles import simulate_gaussians
+from reducedpde.models.multiindex.particles import simulate_multiindex
+from reducedpde.solvers.particles.params import validate_parameters
 
 GAUSS = dict(N=4, d=3, delta=0.5, kappa=0.4, eps=1e-2, t_max=0.1, progress=False)
 MULTI = dict(N=4, d=3, k=1, target=[0.0, 1.0], eps=1e-2, t_max=0.1, progress=False)

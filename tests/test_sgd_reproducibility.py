@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from reducedpde.sgd import simulate_gaussians, simulate_gaussians_numpy, simulate_multiindex
+from reducedpde.models.gaussians.particles import simulate_gaussians
+from reducedpde.models.gaussians.particles_reference import simulate_gaussians_numpy
+from reducedpde.models.multiindex.particles import simulate_multiindex
 
 GAUSS = dict(
     N=30,

@@ -8,18 +8,16 @@ from scipy.integrate import quad
 from scipy.stats import norm
 
 from reducedpde.activations import get_activation
-from reducedpde.sgd import (
+from reducedpde.models.gaussians.population_risk import gaussian_classes_risk
+from reducedpde.models.multiindex.expansions import hermite_expansion, make_target
+from reducedpde.models.multiindex.population_risk import multiindex_gaussian_risk
+from reducedpde.pair_expectation import (
     bivariate_normal_upper,
-    gaussian_classes_risk,
-    hermite_expansion,
+    hermite_table,
     interaction_sum,
-    make_target,
-    multiindex_gaussian_risk,
-    network_output,
     pair_expectation,
 )
-from reducedpde.sgd.pair_expectation import hermite_table
-from reducedpde.sgd.population_risk import cosine_matrix
+from reducedpde.solvers.particles.network import cosine_matrix, network_output
 
 
 def _awkward_weights(rng, N, d, scale):

@@ -60,13 +60,14 @@ from pathlib import Path
 import numpy as np
 
 from reducedpde import api, io
-from reducedpde.models.multiindex import bmz23_plateau_values
-from reducedpde.multiindex_api import build_model, initial_atoms
-from reducedpde.multiindex_lagrangian import solve_multiindex_particles
+from reducedpde.models.multiindex.reduction import MultiIndexReduction
+from reducedpde.models.multiindex.runs import initial_atoms
+from reducedpde.models.multiindex.spherical import bmz23_plateau_values
 from reducedpde.params import parse_assignment
 from reducedpde.plot import risk_curves, save_figure
 from reducedpde.results import RunResult
 from reducedpde.scenarios import resolve
+from reducedpde.solvers.lagrangian.multiindex import solve_multiindex_particles
 
 #: SGD configurations (free model). ε·ξ_a = 5·10⁻³ and 10⁻² (ξ_a = lr_ratio/2), ε·d ≤ 10⁻².
 CONFIGS = {
@@ -155,8 +156,9 @@ def ridge_curve(config: dict, lam: float):
     params = {k: v for k, v in config.items() if k in resolve("bmz23")}
     cfg = resolve("bmz23", {**params, "spherical": True, "lam": lam})
     a, s, r, p = initial_atoms(cfg)
-    times, _ = api.output_times(cfg)
-    sol = solve_multiindex_particles(build_model(cfg), a, s, r, p, times, method=cfg["method"],
+    model = MultiIndexReduction(cfg)
+    times, _ = model.output_times()
+    sol = solve_multiindex_particles(model.reduced_model(), a, s, r, p, times, method=cfg["method"],
                                      rtol=cfg["rtol"], atol=1e-3 * cfg["rtol"])
     second_moment = sol.a ** 2 @ sol.weights
     return times, sol.risk + lam * second_moment, float(second_moment.max())

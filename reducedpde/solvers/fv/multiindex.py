@@ -36,7 +36,7 @@ Velocity on the faces
 
 Fluxes and time stepping
     Dimension-unsplit: the rate is the sum over the three axes of the 1-D MUSCL upwind
-    rate :func:`reducedpde.fv.kernels.transport_rate` along every grid line, with no flux
+    rate :func:`reducedpde.solvers.fv.kernels.transport_rate` along every grid line, with no flux
     through the outer faces. At ``r = 0`` the no-flux face is the constraint ``r ≥ 0``:
     mass carried towards ``r = 0`` collects in the first ``r``-cell, the discrete
     counterpart of :meth:`MultiIndexModel.velocity` cancelling an inward ``ṙ`` at ``r = 0``.
@@ -48,7 +48,7 @@ Positivity (CFL bound)
     combination ``Σ_k α_k (m + (Δt/α_k) L_k m)`` with ``α_k = c_k / c``; each term is a
     1-D MUSCL update along the lines of axis ``k`` with Courant number
     ``(Δt/α_k) c_k = Δt c``, hence non-negative when ``Δt c ≤ ½``
-    (:mod:`reducedpde.fv.kernels`: the outflow of a cell is at most
+    (:mod:`reducedpde.solvers.fv.kernels`: the outflow of a cell is at most
     ``Δt (|u_{j+½}| ρ^R_j + |u_{j−½}| ρ^L_j) ≤ 2Δt c_k m_j`` because the limited face
     values satisfy ``ρ^L_j + ρ^R_j = 2ρ_j``). The solver takes ``Δt = cfl / c`` with
     ``cfl ≤ ½``. With equal weights ``α_k = 1/3`` the same argument gives the (more
@@ -66,7 +66,7 @@ Noisy models (finite ``β``, finite ``d > k + 1``)
     i.e. the drift ``−2ξ ∂Ψ_λ`` plus, in ``r``, the Bessel drift ``D_r (d−k−1)/r``, both
     written through the potential ``Φ``; the Gibbs state is ``ρ̄ ∝ e^{−Φ}``. The flux
     along each axis is the Scharfetter–Gummel flux of
-    :func:`reducedpde.fv.kernels.sg_coefficients` with ``Φ`` at the cell centres,
+    :func:`reducedpde.solvers.fv.kernels.sg_coefficients` with ``Φ`` at the cell centres,
 
         J_{j+½} = (D/δ)[B(ΔΦ) m_j/h_j − B(−ΔΦ) m_{j+1}/h_{j+1}],
         ΔΦ = Φ_{j+1} − Φ_j,   δ = x_{j+1} − x_j,   B(z) = z/(eᶻ − 1),
@@ -534,7 +534,7 @@ class MultiIndexFVResult:
         ``E_z[(φ − f̄)²]`` of the cell-centre atoms (no ½).
     mean_a : ndarray, shape (n_t,)
     mean_s : ndarray, shape (n_t, 1)
-        (shape of :class:`~reducedpde.multiindex_lagrangian.MultiIndexLagrangianResult`).
+        (shape of :class:`~reducedpde.solvers.lagrangian.multiindex.MultiIndexLagrangianResult`).
     mean_r : ndarray, shape (n_t,)
     mean_norm : ndarray, shape (n_t,)
         ``Σ m √(s² + r²)``.

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..checkpointing import Checkpointing, deferred_interrupts
+from ...checkpointing import Checkpointing, deferred_interrupts
 
 __all__ = [
     "Checkpointing",

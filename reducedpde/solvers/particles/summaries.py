@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..results import SGDResult
+from ...results import SGDResult
 from .runner import Checkpointing, EnsembleRecord, run_ensemble
 
 __all__ = [
@@ -178,7 +178,7 @@ def run_and_assemble(
     description: str,
     checkpointing: Checkpointing | None,
 ) -> SGDResult:
-    """Run :func:`~reducedpde.sgd.runner.run_ensemble` and assemble its record with
+    """Run :func:`~reducedpde.solvers.particles.runner.run_ensemble` and assemble its record with
     ``finish`` (e.g. :func:`assemble_result` with the problem's attributes).
 
     The ``save`` callback of ``checkpointing`` receives ``(state, finish(partial record))``;

@@ -27,8 +27,8 @@ import numba
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from ..activations import Activation, PiecewiseLinear, activation_value
-from ..quadrature import gaussian_rule
+from .activations import Activation, PiecewiseLinear, activation_value
+from .quadrature import gaussian_rule
 
 __all__ = [
     "bivariate_normal_upper",

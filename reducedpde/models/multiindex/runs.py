@@ -1,10 +1,11 @@
 r"""Scenario runs of the multi-index ``(a, s, r)`` model: reduced PDE, particle SGD, both.
 
-Called by :mod:`reducedpde.api` for scenarios whose model is ``"multiindex"`` (parameter
-table :data:`reducedpde.scenarios.MULTIINDEX_PARAMETERS`).
+Used by :class:`~reducedpde.models.multiindex.reduction.MultiIndexReduction` (parameter
+table :data:`~reducedpde.models.multiindex.parameters.MULTIINDEX_PARAMETERS`).
 
-PDE. The Lagrangian solver (:func:`~reducedpde.multiindex_lagrangian.solve_multiindex_particles`)
-moves the atoms of a tensor Gauss quadrature of the initial law
+PDE. The Lagrangian solver
+(:func:`~reducedpde.solvers.lagrangian.multiindex.solve_multiindex_particles`) moves the
+atoms of a tensor Gauss quadrature of the initial law
 
 * ``a``: ``a_init`` (``a_law="point"``), Gauss–Hermite for ``N(a_init, a_spread²)`` or
   Gauss–Legendre for ``U[a_init − a_spread, a_init + a_spread]`` (``atoms_a`` nodes);
@@ -22,7 +23,7 @@ orthonormal Hermite (Gaussian: ``hermite``, indices in ``attrs['hermite_indices'
 coefficients of the mean-field output ``f̄``.
 
 With ``solver="fv"`` (``k = 1``, free noiseless model) the PDE is solved instead by
-:func:`~reducedpde.fv.multiindex.solve_multiindex_fv` on ``fv_cells_a × fv_cells_s ×
+:func:`~reducedpde.solvers.fv.multiindex.solve_multiindex_fv` on ``fv_cells_a × fv_cells_s ×
 fv_cells_r`` equal cells of ``[fv_a_min, fv_a_max] × [fv_s_min, fv_s_max] × [0, fv_r_max]``
 from the exact cell masses of the same initial law (:func:`fv_initial_masses`; point
 masses are split between the two nearest cell centres, keeping mass and mean). The result
@@ -31,7 +32,7 @@ centre's ``√(s² + r²)``; the Hermite / Fourier–Walsh coefficients are thos
 cell-centre atoms; ``extra`` adds the marginal densities ``fv_density_a|s|r`` and
 ``fv_min_mass``.
 
-SGD. :func:`~reducedpde.sgd.multiindex.simulate_multiindex` with the same initial law
+SGD. :func:`~reducedpde.models.multiindex.particles.simulate_multiindex` with the same initial law
 (``a_law="uniform"`` uses the ``N`` stratified values ``a_init + a_spread(2(i + ½)/N − 1)``,
 the same for every seed), recording at the PDE's output times and histogramming ``‖w‖`` on
 the PDE's cells at its snapshot times. ``extra`` additionally holds
@@ -49,18 +50,13 @@ import time
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from .activations import ShiftedSigmoid, get_activation
-from .models.multiindex import (
-    GaussianLatent,
-    HermiteTarget,
-    HypercubeLatent,
-    MultiIndexModel,
-    SphericalHermiteModel,
-    bmz23_target,
-    staircase_target,
-)
-from .multiindex_lagrangian import quadrature_atoms, solve_multiindex_particles
-from .results import PDEResult, SGDResult
+from ...activations import ShiftedSigmoid, get_activation
+from ...results import PDEResult, SGDResult
+from ...solvers.lagrangian.multiindex import quadrature_atoms, solve_multiindex_particles
+from .latents import GaussianLatent, HypercubeLatent
+from .reduced import MultiIndexModel
+from .spherical import SphericalHermiteModel
+from .targets import HermiteTarget, bmz23_target, staircase_target
 
 __all__ = [
     "build_activation",
@@ -209,7 +205,7 @@ FV_LIMITER_THETA = 1.5
 def fv_grids(cfg: dict):
     """``(grid_a, grid_s, grid_r)``: ``fv_cells_a × fv_cells_s × fv_cells_r`` equal cells of
     the box ``[fv_a_min, fv_a_max] × [fv_s_min, fv_s_max] × [0, fv_r_max]``."""
-    from .fv.grid import Grid1D
+    from ...solvers.fv.grid import Grid1D
 
     return (Grid1D.uniform(cfg["fv_a_min"], cfg["fv_a_max"], cfg["fv_cells_a"]),
             Grid1D.uniform(cfg["fv_s_min"], cfg["fv_s_max"], cfg["fv_cells_s"]),
@@ -289,9 +285,9 @@ def _fv_hint(message: str) -> str:
 
 def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
                        progress: bool) -> PDEResult:
-    """Finite-volume solution (:func:`~reducedpde.fv.multiindex.solve_multiindex_fv`)."""
-    from .fv.multiindex import solve_multiindex_fv
-    from .fv.radial import SolverError
+    """Finite-volume solution (:func:`~reducedpde.solvers.fv.multiindex.solve_multiindex_fv`)."""
+    from ...solvers.fv.multiindex import solve_multiindex_fv
+    from ...solvers.fv.radial import SolverError
 
     grid_a, grid_s, grid_r = fv_grids(cfg)
     masses0 = fv_initial_masses(cfg, grid_a, grid_s, grid_r)
@@ -396,13 +392,13 @@ def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
 
 
 def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
-                       progress: bool = False) -> PDEResult:
+                       progress: bool = False, model=None) -> PDEResult:
     """Solution of the reduced ``(a, s, r)`` dynamics of a validated config: Lagrangian
     atoms (``solver="lagrangian"``) or finite volumes (``solver="fv"``; ``progress`` shows
     its progress bar)."""
-    from .fv.radial import SolverError
+    from ...solvers.fv.radial import SolverError
 
-    model = build_model(cfg)
+    model = build_model(cfg) if model is None else model
     if cfg.get("solver", "lagrangian") == "fv":
         return _run_multiindex_fv(cfg, model, times, snaps, progress)
     a, s, r, p = initial_atoms(cfg)
@@ -461,10 +457,10 @@ def _initial_a(cfg: dict):
 
 def run_multiindex_sgd(cfg: dict, times: np.ndarray, snaps: np.ndarray, *, xi=None,
                        progress: bool = True, keep_weights: bool = False,
-                       checkpointing=None) -> SGDResult:
+                       checkpointing=None, model=None) -> SGDResult:
     """Particle SGD of a validated config, recorded at the PDE's times and cells
-    (``checkpointing``: see :class:`reducedpde.sgd.runner.Checkpointing`)."""
-    from .sgd.multiindex import simulate_multiindex
+    (``checkpointing``: see :class:`reducedpde.solvers.particles.runner.Checkpointing`)."""
+    from .particles import simulate_multiindex
 
     if cfg["spherical"]:
         raise ValueError(
@@ -489,7 +485,7 @@ def run_multiindex_sgd(cfg: dict, times: np.ndarray, snaps: np.ndarray, *, xi=No
     )
     snap_a, snap_s, snap_r = (sgd.extra.get(f"snapshot_{key}") for key in ("a", "s", "r"))
     if snap_a is not None and snap_s is not None and snap_r is not None:
-        model = build_model(cfg)
+        model = build_model(cfg) if model is None else model
         n_seeds, n_snap, n = snap_a.shape
         p = np.full(n, 1.0 / n)
         rows, name, labels = [], None, None

@@ -20,14 +20,14 @@ import math
 
 import numpy as np
 
-from ..activations import get_activation
-from ..results import SGDResult
-from .kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
-from .params import validate_parameters, validate_seeds
+from ...activations import get_activation
+from ...results import SGDResult
+from ...solvers.particles.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
+from ...solvers.particles.params import validate_parameters, validate_seeds
+from ...solvers.particles.runner import Checkpointing, spawn_generators
+from ...solvers.particles.schedule import StepSizes, default_chunk_steps, recording_steps
+from ...solvers.particles.summaries import assemble_result, check_edges, run_and_assemble, run_attrs
 from .population_risk import gaussian_classes_risk
-from .runner import Checkpointing, spawn_generators
-from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges, run_and_assemble, run_attrs
 
 __all__ = ["gaussian_initial_weights", "gaussian_run_generators", "simulate_gaussians"]
 
@@ -43,7 +43,7 @@ def gaussian_initial_weights(rng: np.random.Generator, N: int, d: int, kappa: fl
 
 
 class _GaussianClasses:
-    """Problem definition for :func:`reducedpde.sgd.runner.run_ensemble`."""
+    """Problem definition for :func:`reducedpde.solvers.particles.runner.run_ensemble`."""
 
     def __init__(self, N, d, delta, kappa, activation, lam, beta, batch, step_sizes):
         self.N, self.d, self.delta, self.kappa = N, d, delta, kappa
@@ -164,7 +164,8 @@ def simulate_gaussians(
     chunk_steps : int, optional
         Steps per compiled call (default: about 2²⁷ multiply-adds per call).
     checkpointing : Checkpointing, optional
-        Periodic checkpoints and resumption (:class:`reducedpde.sgd.runner.Checkpointing`);
+        Periodic checkpoints and resumption
+        (:class:`~reducedpde.solvers.particles.runner.Checkpointing`);
         its ``save`` callback receives ``(state, partial SGDResult)``.
 
     Returns

@@ -30,9 +30,10 @@ caller's own generator, in blocks. The states live in the generators, so a run i
 reproducible, and bit for bit independent of how its steps are split into kernel calls: a
 call keeps nothing but ``W``, ``A`` and the generators, and recomputes the pre-activations of
 its first batch by read-only passes over the rows; every pre-activation, read-only or fused
-with an update, comes from the same fixed-order dot product of :mod:`reducedpde.sgd.rowops`,
-and the kernel is compiled without fast-math flags (each floating-point operation is
-evaluated as written, wherever LLVM inlines or duplicates it).
+with an update, comes from the same fixed-order dot product of
+:mod:`reducedpde.solvers.particles.rowops`, and the kernel is compiled without fast-math
+flags (each floating-point operation is evaluated as written, wherever LLVM inlines or
+duplicates it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import math
 import numba
 import numpy as np
 
-from ..activations import CODE_PIECEWISE_LINEAR, activation_derivative, activation_value
+from ...activations import CODE_PIECEWISE_LINEAR, activation_derivative, activation_value
 from .rowops import dot, row_step, row_step_noisy
 
 __all__ = [

@@ -10,7 +10,7 @@ r"""Plain NumPy twin of the compiled SGD kernel (for tests and benchmarks).
 
 with ``e_j = y_j − (1/N) Σ_i a_i σ(⟨w_i, x_j⟩)``. :func:`simulate_gaussians_numpy` runs
 the Gaussian-classes problem with the same random streams, in the same order, as
-:func:`reducedpde.sgd.simulate_gaussians`, so both give the same weights up to round-off.
+:func:`~.particles.simulate_gaussians`, so both give the same weights up to round-off.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from ..activations import Activation, get_activation
-from .gaussians import gaussian_initial_weights, gaussian_run_generators
+from ...activations import Activation, get_activation
+from .particles import gaussian_initial_weights, gaussian_run_generators
 
 __all__ = ["draw_gaussian_classes_numpy", "sgd_step_numpy", "simulate_gaussians_numpy"]
 
@@ -93,8 +93,8 @@ def simulate_gaussians_numpy(
 ):
     """``n_steps`` SGD steps (constant step ``eps``) on the Gaussian classes in NumPy.
 
-    Uses the generators of :func:`reducedpde.sgd.simulate_gaussians` for ``seed``; returns
-    the final weights ``(N, d)``. ``W0`` overrides the initial weights.
+    Uses the generators of :func:`~.particles.simulate_gaussians` for ``seed``; returns the
+    final weights ``(N, d)``. ``W0`` overrides the initial weights.
     """
     act = get_activation(activation)
     rng_init, rng_x, rng_noise = gaussian_run_generators(seed)

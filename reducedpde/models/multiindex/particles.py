@@ -34,21 +34,22 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..activations import get_activation
-from ..results import SGDResult
-from .kernels import (
+from ...activations import get_activation
+from ...results import SGDResult
+from ...solvers.particles.kernels import (
     SAMPLER_GAUSSIAN_SUBSPACE,
     SAMPLER_HYPERCUBE_SUBSPACE,
     KernelState,
     generator_state,
     set_generator_state,
 )
-from .params import validate_parameters, validate_seeds
-from .population_risk import empirical_risk, multiindex_gaussian_risk
-from .runner import Checkpointing, spawn_generators
-from .schedule import StepSizes, default_chunk_steps, recording_steps
-from .summaries import assemble_result, check_edges, run_and_assemble, run_attrs
-from .targets import hermite_expansion, make_target
+from ...solvers.particles.network import empirical_risk
+from ...solvers.particles.params import validate_parameters, validate_seeds
+from ...solvers.particles.runner import Checkpointing, spawn_generators
+from ...solvers.particles.schedule import StepSizes, default_chunk_steps, recording_steps
+from ...solvers.particles.summaries import assemble_result, check_edges, run_and_assemble, run_attrs
+from .expansions import hermite_expansion, make_target
+from .population_risk import multiindex_gaussian_risk
 
 __all__ = ["initial_parameters", "multiindex_run_generators", "simulate_multiindex"]
 
@@ -115,7 +116,7 @@ def initial_parameters(rng, N, d, k, a_init=0.0, a_std=0.0, w_init="gaussian", k
 
 
 class _MultiIndex:
-    """Problem definition for :func:`reducedpde.sgd.runner.run_ensemble`."""
+    """Problem definition for :func:`reducedpde.solvers.particles.runner.run_ensemble`."""
 
     def __init__(
         self,
@@ -268,7 +269,7 @@ def simulate_multiindex(
     target :
         ``φ``: ``"staircase"``, a dict ``{α: c_α}`` (``φ = Σ c_α Π_j He_{α_j}(z_j)``), a
         sequence ``[c_0, c_1, …]`` (``k = 1``: ``φ = Σ c_n He_n``) or a callable
-        ``z (n, k) → y (n,)``. See :mod:`reducedpde.sgd.targets`.
+        ``z (n, k) → y (n,)``. See :mod:`reducedpde.models.multiindex.expansions`.
     eps, t_max : float
         Base step ``ε > 0`` and final time ``t_max ≥ ε``.
     inputs : {"gaussian", "hypercube"}

@@ -20,7 +20,7 @@ Drift–diffusion ``∂_t ρ = ∂_r[D(∂_r ρ + ρ ∂_r Φ)]`` (:func:`sg_coe
     and :func:`solve_factored` split it into a (twisted) factorisation and solves that reuse
     it, for the multi-stage steppers.
 
-A plain NumPy twin of each kernel lives in :mod:`reducedpde.fv.reference` and the tests
+A plain NumPy twin of each kernel lives in :mod:`reducedpde.solvers.fv.reference` and the tests
 compare the two.
 """
 

@@ -1,6 +1,6 @@
 r"""Compiled time integrators for 1-D mean-field equations with a low-rank interaction.
 
-The integrators solve, for the cell masses ``m`` of :mod:`reducedpde.fv.kernels`,
+The integrators solve, for the cell masses ``m`` of :mod:`reducedpde.solvers.fv.kernels`,
 
     ∂_t ρ = μ ∂_r(ρ ∂_r ψ_λ) + (μ/β) ∂_r(∂_r ρ − ρ ∂_r S),                         (1)
     ψ_λ(r; ρ) = b(r) + Σ_l w_l A_l f_l(r),    A_l = ∫ f_l dρ,
@@ -22,7 +22,7 @@ caller through the time change ``τ = ∫ ξ``.
   the L-stable TR-BDF2 pair and local-error control. Far more accurate per step in
   transients; positive only up to round-off (``−1e-13`` of the mass) and slower than
   implicit Euler to settle on the exact discrete Gibbs state, so it is not yet the default
-  of :func:`reducedpde.fv.radial.solve_radial`.
+  of :func:`reducedpde.solvers.fv.radial.solve_radial`.
 * :func:`integrate_drift_diffusion_esdirk` — ``β < ∞``, fourth order (third with an
   interaction): the same fluxes with the L-stable ESDIRK4(3)6L[2]SA of Kennedy & Carpenter
   (one factorisation per step for its five implicit stages without an interaction) and the
@@ -674,7 +674,7 @@ def integrate_drift_diffusion_esdirk(masses, widths, centres, features, weights,
         m_{n+1} = Y_6,
 
     All five implicit stages share the matrix ``I − γΔt L`` (tridiagonal; twisted
-    factorisation of :func:`~reducedpde.fv.kernels.factor_mass_matrix`, whose two
+    factorisation of :func:`~reducedpde.solvers.fv.kernels.factor_mass_matrix`, whose two
     interleaved recurrences halve the latency-bound time of a solve). Every stage matrix has
     zero column sums, so the mass is conserved, and ``L m = 0`` makes every stage the
     identity, so the discrete Gibbs state ``m_j ∝ h_j e^{−Φ_j}`` is an exact steady state.

@@ -4,7 +4,7 @@ Solves, for the radial law ``ρ̄_t`` of a rotation-invariant neuron distributio
 
     ∂_t ρ̄ = 2ξ(t) ∂_r(ρ̄ ∂_r ψ_λ(r; ρ̄)) + (2ξ(t)/β) ∂_r(∂_r ρ̄ − ((d−1)/r) ρ̄)
 
-on a :class:`~reducedpde.fv.grid.Grid1D` with no-flux ends, for any model exposing
+on a :class:`~reducedpde.solvers.fv.grid.Grid1D` with no-flux ends, for any model exposing
 ``potential``, ``potential_derivative``, ``kernel`` (a low-rank interaction with
 ``weights``, ``features`` and ``feature_derivatives``), ``lam``, ``beta`` and ``d``
 (e.g. :class:`reducedpde.models.gaussians.GaussianRadialModel`).
@@ -27,8 +27,8 @@ import numpy as np
 from scipy.integrate import quad
 from tqdm.auto import tqdm
 
-from ..checkpointing import Checkpointing, deferred_interrupts
-from ..results import PDEResult
+from ...checkpointing import Checkpointing, deferred_interrupts
+from ...results import PDEResult
 from . import steppers
 from .grid import Grid1D
 
@@ -178,7 +178,7 @@ def solve_radial(
         Noisy runs: target L1 change of the masses per step (``implicit-euler``) or
         L1 tolerance of the local error estimate (``trbdf2``, ``esdirk4``).
     stepper : {"implicit-euler", "trbdf2", "esdirk4"}
-        Time integrator of noisy runs (:mod:`reducedpde.fv.steppers`): backward Euler
+        Time integrator of noisy runs (:mod:`reducedpde.solvers.fv.steppers`): backward Euler
         (first order, positive for every step), TR-BDF2 (second order) or ESDIRK4(3)6L[2]SA
         (fourth order); all L-stable, on the same Scharfetter–Gummel operator. The
         higher-order ones are positive by construction of their fallback (a step with a

@@ -1,8 +1,8 @@
 """Parameter constraints of the particle-SGD simulators: one table, one validator.
 
-Every public entry point of :mod:`reducedpde.sgd` passes its scalar parameters through
-:func:`validate_parameters`, which raises a :class:`ValueError` that names the parameter
-and states its allowed range.
+Every particle simulator (``simulate_gaussians``, ``simulate_multiindex`` of the models)
+passes its scalar parameters through :func:`validate_parameters`, which raises a
+:class:`ValueError` that names the parameter and states its allowed range.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..params import Param
+from ...params import Param
 
 __all__ = ["PARAMETER_CONSTRAINTS", "validate_parameters", "validate_seeds"]
 

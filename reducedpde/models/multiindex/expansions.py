@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..quadrature import gauss_hermite_tensor, hermite_polynomials
+from ...quadrature import gauss_hermite_tensor, hermite_polynomials
 
 __all__ = ["HermiteExpansion", "Target", "hermite_expansion", "make_target", "staircase"]
 

@@ -1,0 +1,1 @@
+"""Lagrangian (characteristics) solvers: atoms transported by the mean-field velocity."""
