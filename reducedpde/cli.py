@@ -13,6 +13,8 @@
     reducedpde sweep SPEC.toml -o DIR [--workers K | --scheduler tcp://HOST:PORT] [-p k=v]
     reducedpde plot DIR --x N --y discrepancy [-o fig.png]   a sweep's summary.csv
     reducedpde info FILE.h5
+    reducedpde export FILE.h5 [-o FILE.nc]          netCDF (labelled arrays; extra "xarray")
+    reducedpde animate FILE.h5 [-o movie.gif|.mp4] [--frames K] [--fps F]
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
 line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
@@ -303,6 +305,38 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .labelled import MissingDependencyError, open_dataset, to_netcdf
+
+    output = args.output or str(Path(args.file).with_suffix(".nc"))
+    try:
+        print(f"wrote {to_netcdf(open_dataset(args.file), output)}")
+    except MissingDependencyError as exc:
+        raise ValueError(str(exc)) from None
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _cmd_animate(args) -> int:
+    from .animation import animate
+    from .display import load
+
+    output = args.output or str(Path(args.file).with_suffix(".gif"))
+    written = animate(load(args.file), output, frames=args.frames, fps=args.fps,
+                      progress=not args.quiet)
+    print(f"wrote {written}")
+    return 0
+
+
 def _save_partial(args, exc) -> None:
     """Keep the last good state of a failed run in the requested output file."""
     partial = getattr(exc, "partial", None)
@@ -406,6 +440,23 @@ def build_parser() -> argparse.ArgumentParser:
     p_info = sub.add_parser("info", help="summarise a result file")
     p_info.add_argument("file")
     p_info.set_defaults(func=_cmd_info)
+
+    p_export = sub.add_parser("export", help="write a result file as netCDF (xarray)")
+    p_export.add_argument("file", help="result file (.h5)")
+    p_export.add_argument("-o", "--output", metavar="FILE.nc",
+                          help="netCDF output (default: FILE with .nc)")
+    p_export.set_defaults(func=_cmd_export)
+
+    p_anim = sub.add_parser("animate", help="animate density vs SGD histogram and the risk")
+    p_anim.add_argument("file", help="result file (.h5)")
+    p_anim.add_argument("-o", "--output", metavar="MOVIE.gif",
+                        help=".gif (Pillow) or .mp4 (needs ffmpeg); default: FILE with .gif")
+    p_anim.add_argument("--frames", type=_positive_int, metavar="K",
+                        help="number of frames (default: one per snapshot)")
+    p_anim.add_argument("--fps", type=_positive_float, default=6.0, metavar="F",
+                        help="frames per second (default 6)")
+    p_anim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p_anim.set_defaults(func=_cmd_animate)
     return parser
 
 
