@@ -53,6 +53,9 @@ class SweepResult:
         Failed tasks: ``key``, ``kind``, ``params``, ``error``, ``traceback``.
     counts : dict
         Tasks by outcome (``ran``, ``resumed``, ``skipped``, ``failed``).
+    tasks : list of dict
+        What each finished task returned (key, kind, status, solver and task wall times,
+        the worker's Numba thread count).
     workers : int
         Workers of the cluster when the sweep started.
     wall_time_s : float
@@ -63,6 +66,7 @@ class SweepResult:
     rows: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    tasks: list = field(default_factory=list)
     workers: int = 0
     wall_time_s: float = math.nan
 
@@ -95,8 +99,9 @@ def _import_distributed():
 
 def _start_local(workers: int):
     distributed = _import_distributed()
+    # dashboard and HTTP endpoints on a free port (never fail on a busy 8787)
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None,
+                                       processes=True, dashboard_address=":0",
                                        silence_logs=logging.ERROR, env=dict(THREAD_ENV))
     return distributed.Client(cluster), cluster
 
@@ -236,6 +241,8 @@ def _execute(client, plan: Plan, out_dir: Path, result: SweepResult, progress: b
             if fut.status == "finished":
                 info = fut.result()
                 counts[info["status"]] += 1
+                result.tasks.append({k: v for k, v in info.items() if not k.endswith("_file")
+                                     and k != "sgd_files"})
                 if fut.key in index_of:
                     measured[index_of[fut.key]] = info
                 continue
@@ -290,7 +297,7 @@ def _rows(spec: SweepSpec, plan: Plan, measured: dict, errors: dict) -> list[dic
                "sgd_files": [plan.sgd[k].file for k in sgd_keys], "point_file": task.file}
         if index in measured:
             row.update({k: v for k, v in measured[index].items()
-                        if k not in ("status", "task_wall_s")})
+                        if k not in ("status", "task_wall_s", "key", "kind")})
             row["status"] = "ok"
         elif index in errors:
             row["status"], row["error"] = "failed", errors[index]

@@ -140,6 +140,12 @@ def _finished(path: Path, part: str):
     return result, "done"
 
 
+def _numba_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
 def _info(task: Task, status: str, part, started: float) -> dict:
     return {
         "key": task.key,
@@ -148,6 +154,7 @@ def _info(task: Task, status: str, part, started: float) -> dict:
         "status": status,
         "wall_time_s": float(part.attrs.get("wall_time_s", math.nan)),
         "task_wall_s": time.perf_counter() - started,
+        "numba_threads": _numba_threads(),
     }
 
 
@@ -261,7 +268,7 @@ def run_point(task: Task, pde_info: dict, sgd_infos: list, out_dir: str) -> dict
         result = RunResult(scenario=task.scenario, config=cfg, pde=pde_run.pde, sgd=sgd,
                            comparison=comparison)
         io.save(result, path)
-    return {**point_measurements(result), "status": status,
+    return {**point_measurements(result), "status": status, "key": task.key, "kind": "point",
             "pde_file": pde_info["file"], "sgd_files": [i["file"] for i in sgd_infos],
             "point_file": task.file, "task_wall_s": time.perf_counter() - started}
 
