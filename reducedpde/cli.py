@@ -10,7 +10,11 @@
     reducedpde validate SCENARIO [-p k=v ...] [-o results.h5] [--seeds K] [--plot risk.png]
     reducedpde validate --resume results.h5
     reducedpde plot results.h5 [-o fig.png] [--densities dens.png] [--fourier coef.png]
+    reducedpde sweep SPEC.toml -o DIR [--workers K | --scheduler tcp://HOST:PORT] [-p k=v]
+    reducedpde plot DIR --x N --y discrepancy [-o fig.png]   a sweep's summary.csv
     reducedpde info FILE.h5
+    reducedpde export FILE.h5 [-o FILE.nc]          netCDF (labelled arrays; extra "xarray")
+    reducedpde animate FILE.h5 [-o movie.gif|.mp4] [--frames K] [--fps F]
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
 line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
@@ -230,6 +234,11 @@ def _cmd_plot(args) -> int:
     from .io import load
     from .plot import densities, fourier_coefficients, risk_curves, save_figure
 
+    if Path(args.file).is_dir():
+        return _plot_sweep(args)
+    if args.x or args.y:
+        raise UsageError(f"{args.file} is not a sweep directory (--x/--y plot the "
+                         "summary.csv of a sweep directory)")
     result = load(args.file)
     output = args.output or str(Path(args.file).with_suffix(".png"))
     print(f"wrote {save_figure(risk_curves(result), output)}")
@@ -240,10 +249,92 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _plot_sweep(args) -> int:
+    """``reducedpde plot DIR --x PARAM --y QUANTITY``: a sweep's summary.csv."""
+    from .plot import save_figure
+    from .sweep.plot import sweep_plot
+
+    if not args.x:
+        raise UsageError("plotting a sweep directory needs --x PARAMETER (and --y)")
+    y = args.y or "discrepancy"
+    output = args.output or str(Path(args.file) / f"{y}_vs_{args.x}.png")
+    print(f"wrote {save_figure(sweep_plot(args.file, args.x, y), output)}")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import run_sweep
+
+    overrides = dict(_collect_params(args))
+    try:
+        result = run_sweep(args.spec, args.output, scheduler=args.scheduler,
+                           workers=args.workers, overrides=overrides or None,
+                           progress=not args.quiet, connect_timeout=args.connect_timeout)
+    except KeyboardInterrupt:
+        print(f"reducedpde: sweep interrupted; finished tasks are kept in {args.output} "
+              "(summary.csv lists the finished points); rerun the same command to continue",
+              file=sys.stderr)
+        return 130
+    c = result.counts
+    done = sum(row["status"] == "ok" for row in result.rows)
+    print(f"{done} of {len(result.rows)} points done in {result.wall_time_s:.1f} s on "
+          f"{result.workers} workers (tasks: {c['ran']} ran, {c['resumed']} resumed, "
+          f"{c['skipped']} skipped, {c['failed']} failed)")
+    print(f"wrote {result.summary_path}")
+    if result.failures:
+        for failure in result.failures:
+            print(f"reducedpde: task {failure['key']} failed: {failure['error']}",
+                  file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _cmd_info(args) -> int:
     from .io import info
 
     print(info(args.file))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .labelled import MissingDependencyError, open_dataset, to_netcdf
+
+    output = args.output or str(Path(args.file).with_suffix(".nc"))
+    try:
+        print(f"wrote {to_netcdf(open_dataset(args.file), output)}")
+    except MissingDependencyError as exc:
+        raise ValueError(str(exc)) from None
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _cmd_animate(args) -> int:
+    from .animation import animate
+    from .display import load
+
+    output = args.output or str(Path(args.file).with_suffix(".gif"))
+    written = animate(load(args.file), output, frames=args.frames, fps=args.fps,
+                      progress=not args.quiet)
+    print(f"wrote {written}")
     return 0
 
 
@@ -321,17 +412,53 @@ def build_parser() -> argparse.ArgumentParser:
     p_val.set_defaults(func=_cmd_validate)
 
     p_plot = sub.add_parser("plot", help="plot a result file")
-    p_plot.add_argument("file")
+    p_plot.add_argument("file", help="a result file, or a sweep directory (with --x, --y)")
     p_plot.add_argument("-o", "--output", metavar="FIG.png",
                         help="risk curves (default: FILE with .png)")
     p_plot.add_argument("--densities", metavar="FIG.png", help="also plot density snapshots")
     p_plot.add_argument("--fourier", metavar="FIG.png",
                         help="also plot Fourier coefficients over time (hypercube runs)")
+    p_plot.add_argument("--x", metavar="PARAM", help="sweep directory: parameter on the x axis")
+    p_plot.add_argument("--y", metavar="QUANTITY",
+                        help="sweep directory: discrepancy (log-log, fitted slope; default), "
+                             "final_risk, or another summary column")
     p_plot.set_defaults(func=_cmd_plot)
+
+    p_sweep = sub.add_parser("sweep", help="a parameter sweep on Dask (local or a cluster)")
+    p_sweep.add_argument("spec", metavar="SPEC.toml", help="sweep spec (scenario, grid, seeds)")
+    p_sweep.add_argument("-o", "--output", metavar="DIR", required=True,
+                         help="sweep directory (summary.csv, runs/); rerun to continue")
+    p_sweep.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                         help="override a fixed parameter of every point (repeatable)")
+    p_sweep.add_argument("--workers", type=_positive_int, metavar="K",
+                         help="local worker processes (default: one per core)")
+    p_sweep.add_argument("--scheduler", metavar="ADDRESS",
+                         help="a running Dask scheduler, e.g. tcp://HOST:8786")
+    p_sweep.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS",
+                         help="wait for the scheduler and a worker (default 5)")
+    p_sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p_sweep.set_defaults(func=_cmd_sweep)
 
     p_info = sub.add_parser("info", help="summarise a result file")
     p_info.add_argument("file")
     p_info.set_defaults(func=_cmd_info)
+
+    p_export = sub.add_parser("export", help="write a result file as netCDF (xarray)")
+    p_export.add_argument("file", help="result file (.h5)")
+    p_export.add_argument("-o", "--output", metavar="FILE.nc",
+                          help="netCDF output (default: FILE with .nc)")
+    p_export.set_defaults(func=_cmd_export)
+
+    p_anim = sub.add_parser("animate", help="animate density vs SGD histogram and the risk")
+    p_anim.add_argument("file", help="result file (.h5)")
+    p_anim.add_argument("-o", "--output", metavar="MOVIE.gif",
+                        help=".gif (Pillow) or .mp4 (needs ffmpeg); default: FILE with .gif")
+    p_anim.add_argument("--frames", type=_positive_int, metavar="K",
+                        help="number of frames (default: one per snapshot)")
+    p_anim.add_argument("--fps", type=_positive_float, default=6.0, metavar="F",
+                        help="frames per second (default 6)")
+    p_anim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p_anim.set_defaults(func=_cmd_animate)
     return parser
 
 

@@ -120,7 +120,11 @@ class ComparisonResult:
 
 @dataclass
 class RunResult:
-    """Everything one run produced: the scenario config and whichever parts ran."""
+    """Everything one run produced: the scenario config and whichever parts ran.
+
+    ``source`` is set by :func:`reducedpde.load` (file, creation time, writing version) and
+    is not stored by :func:`reducedpde.io.save`.
+    """
 
     scenario: str
     config: dict
@@ -128,3 +132,15 @@ class RunResult:
     sgd: SGDResult | None = None
     comparison: ComparisonResult | None = None
     attrs: dict = field(default_factory=dict)
+    source: dict | None = field(default=None, repr=False, compare=False)
+
+    def to_xarray(self):
+        """This run as an :class:`xarray.Dataset`; see :func:`reducedpde.labelled.to_xarray`."""
+        from .labelled import to_xarray
+
+        return to_xarray(self)
+
+    def _repr_html_(self) -> str:
+        from .display import html
+
+        return html(self)
