@@ -14,6 +14,9 @@
   (``pde.extra['mean_a']``, ``['mean_s']``, ``['mean_r']``) as a dashed line. The PDE
   part of these runs stores no marginal densities, only these means.
 
+The x-axes are fixed for the whole animation; each frame's density axes are scaled to that
+frame's highest curve, so a narrow early law does not flatten the later frames.
+
 The module is named ``animation`` (not ``animate``) so that the function
 ``reducedpde.animate`` is not shadowed by a submodule of the same name.
 """
@@ -147,10 +150,18 @@ def _hist_edges(samples: np.ndarray) -> np.ndarray:
     return np.linspace(lo - pad, hi + pad, MARGINAL_BINS + 1)
 
 
+def _top(peaks) -> float:
+    """Upper y-limit of a frame: 10% above the highest curve shown (each frame is scaled
+    to its own peak, so a narrow early law does not flatten the later frames)."""
+    peak = max((p for p in peaks if np.isfinite(p)), default=0.0)
+    return 1.1 * peak if peak > 0 else 1.0
+
+
 class _Frames:
     """The figure and the artists updated from frame to frame."""
 
     def __init__(self, result: RunResult, max_overlaps: int):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         self.result = result
@@ -161,9 +172,11 @@ class _Frames:
         width = max(9.6, 2.4 * len(marginals))
         self.fig = Figure(figsize=(width, 7.2 if marginals else 4.0), layout="constrained")
         if marginals:
-            top, bottom = self.fig.subfigures(2, 1, height_ratios=[1.25, 1.0])
-            self.ax_density, self.ax_risk = top.subplots(1, 2)
-            axes = np.atleast_1d(bottom.subplots(1, len(marginals)))
+            m = len(marginals)
+            grid = self.fig.add_gridspec(2, 2 * m, height_ratios=[1.25, 1.0])
+            self.ax_density = self.fig.add_subplot(grid[0, :m])
+            self.ax_risk = self.fig.add_subplot(grid[0, m:])
+            axes = [self.fig.add_subplot(grid[1, 2 * k:2 * k + 2]) for k in range(m)]
         else:
             self.ax_density, self.ax_risk = self.fig.subplots(1, 2)
             axes = []
@@ -171,6 +184,9 @@ class _Frames:
         self._setup_risk()
         self.marginals = [self._setup_marginal(ax, *m, legend=(k == 0))
                           for k, (ax, m) in enumerate(zip(axes, marginals))]
+        FigureCanvasAgg(self.fig)
+        self.update(float(np.asarray(self.result.pde.t if self.pde is not None
+                                     else self.sgd.t)[0]), 0)
         self.fig.canvas.draw()  # fix the layout once, then keep it for every frame
         self.fig.set_layout_engine("none")
 
@@ -197,8 +213,7 @@ class _Frames:
             (self.pde_line,) = ax.plot(self.pde.grid_centres, dens[0], color="C0", label="PDE")
             edges_list.append(np.asarray(self.pde.grid_edges, dtype=float))
             values_list.append(dens)
-        peak = max(float(np.nanmax(v)) for v in values_list)
-        ax.set_ylim(0.0, 1.05 * peak if peak > 0 else 1.0)
+        ax.set_ylim(0.0, 1.0)  # set per frame (see update)
         limits = _limits(edges_list, values_list)
         if limits is not None:
             ax.set_xlim(*limits)
@@ -257,8 +272,6 @@ class _Frames:
         if pde_mean is not None and self.pde is not None:
             line = ax.axvline(float(np.asarray(pde_mean)[0]), color="C0", linestyle="--",
                               label="PDE mean")
-        peak = float(hists.max())
-        ax.set_ylim(0.0, 1.05 * peak if peak > 0 else 1.0)
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(label)
         ax.tick_params(labelsize="small")
@@ -279,6 +292,10 @@ class _Frames:
             j = int(np.argmin(np.abs(self.sgd_snap - target)))
             self.stairs.set_data(self.sgd_hist[j])
             shown.append(float(self.sgd_snap[j]))
+        peaks = [float(np.nanmax(self.pde_dens[i]))] if self.pde_line is not None else []
+        if j is not None:
+            peaks.append(float(np.nanmax(self.sgd_hist[j])))
+        self.ax_density.set_ylim(0.0, _top(peaks))
         self.title.set_text(f"{self.result.scenario}: snapshot t = {shown[0]:.3g}")
         t_mark = max(t, self.t_min)
         self.vline.set_xdata([t_mark, t_mark])
@@ -287,6 +304,7 @@ class _Frames:
         for hists, stairs, line, mean in self.marginals:
             if j is not None:
                 stairs.set_data(hists[j])
+                stairs.axes.set_ylim(0.0, _top([float(hists[j].max())]))
             if line is not None and mean is not None:
                 x = float(np.interp(t, np.asarray(self.pde.t, float), mean))
                 line.set_xdata([x, x])
