@@ -38,9 +38,9 @@ def _grad_first_variation(X, data):
 
 def _seed000_kernel(X0, data, noise, lams, prior):
     X = X0.copy()
-    T, f, g, w = work_arrays(X.shape[0], data.y_train.size)
-    mfld_steps(X, np.ascontiguousarray(data.z_train.T), data.y_train, noise, lams, ETA, RBAR,
-               LAM_PRIME, prior == "scaled", T, f, g, w)
+    work = work_arrays(X.shape[0], data.y_train.size, data.d)
+    mfld_steps(X, data.z_train, data.y_train, noise, lams, ETA, RBAR, LAM_PRIME,
+               prior == "scaled", *work)
     return X
 
 

@@ -40,10 +40,9 @@ def _problem(d=6, k=2, n=40, M=7, seed=1, scale=1.0):
 
 def _kernel_steps(X, data, noise, lams, eta=0.05, Rbar=15.0, lam_prime=0.1, prior="scaled"):
     X = X.copy()
-    T, f, g, w = work_arrays(X.shape[0], data.y_train.size)
-    Zt = np.ascontiguousarray(data.z_train.T)
-    bad = mfld_steps(X, Zt, data.y_train, noise, lams, eta, Rbar, lam_prime,
-                     prior == "scaled", T, f, g, w)
+    work = work_arrays(X.shape[0], data.y_train.size, data.d)
+    bad = mfld_steps(X, data.z_train, data.y_train, noise, lams, eta, Rbar, lam_prime,
+                     prior == "scaled", *work)
     assert bad == -1
     return X
 

@@ -81,6 +81,8 @@ SERIES = (
 
 #: Largest noise buffer per compiled call, in float64 numbers (16 MB).
 _NOISE_BUFFER = 2**21
+#: Largest block of tangents when evaluating on the test set, in float64 numbers (32 MB).
+_EVAL_BLOCK = 2**22
 _MODEL = "parity-mfld"
 _HIST_BINS = 40
 
@@ -158,11 +160,12 @@ class _Run:
             self.X = np.array(X0, order="C")
             self.initial = "sha256:" + hashlib.sha256(self.X.tobytes()).hexdigest()
         self.rng = np.random.default_rng(noise_seq)
-        self.Zt = np.ascontiguousarray(self.data.z_train.T)
-        self.Zt_test = np.ascontiguousarray(self.data.z_test.T)
-        self.T, self.f, self.g, self.w = work_arrays(M, cfg["n"])
-        self.row_test = np.empty(self.Zt_test.shape[1])
-        self.f_test = np.empty(self.Zt_test.shape[1])
+        self.Z = np.ascontiguousarray(self.data.z_train)
+        self.Z_test = np.ascontiguousarray(self.data.z_test)
+        self.work = work_arrays(M, cfg["n"], d)
+        n_test = self.Z_test.shape[0]
+        self.U_test = np.empty((max(1, min(n_test, _EVAL_BLOCK // M)), M))
+        self.f_test = np.empty(n_test)
         chunk = max(1, min(1000, _NOISE_BUFFER // (M * (d + 2))))
         self.noise = np.empty((chunk, M, d + 2))
         self.step = 0
@@ -182,9 +185,8 @@ class _Run:
         self.rng.standard_normal(out=noise)
         lams = _step_temperatures(self.step, count, cfg["lam0"], cfg["round_steps"])
         start = time.perf_counter()
-        bad = mfld_steps(self.X, self.Zt, self.data.y_train, noise, lams, cfg["eta"],
-                         cfg["Rbar"], cfg["lam_prime"], cfg["prior"] == "scaled", self.T,
-                         self.f, self.g, self.w)
+        bad = mfld_steps(self.X, self.Z, self.data.y_train, noise, lams, cfg["eta"],
+                         cfg["Rbar"], cfg["lam_prime"], cfg["prior"] == "scaled", *self.work)
         self.kernel_s += time.perf_counter() - start
         return int(bad)
 
@@ -194,10 +196,11 @@ class _Run:
         cfg, X, k, d = self.cfg, self.X, self.cfg["k"], self.cfg["d"]
         lam = float(temperature_at(self.step, cfg["lam0"], cfg["round_steps"]))
         c = prior_coefficient(lam, cfg["lam_prime"], cfg["prior"])
-        train_loss, train_error = evaluate(X, self.Zt, self.data.y_train, cfg["Rbar"],
-                                           self.w, self.f)
-        test_loss, test_error = evaluate(X, self.Zt_test, self.data.y_test, cfg["Rbar"],
-                                         self.row_test, self.f_test)
+        X1T, x2, U, f = self.work[:4]
+        train_loss, train_error = evaluate(X, self.Z, self.data.y_train, cfg["Rbar"], X1T, x2,
+                                           U, f)
+        test_loss, test_error = evaluate(X, self.Z_test, self.data.y_test, cfg["Rbar"], X1T,
+                                         x2, self.U_test, self.f_test)
         with np.errstate(over="ignore", invalid="ignore"):
             # overflowing weights are reported as divergence by the caller
             return {
