@@ -14,7 +14,9 @@
   (``pde.extra['mean_a']``, ``['mean_s']``, ``['mean_r']``) as a dashed line. The PDE
   part of these runs stores no marginal densities, only these means.
 
-The x-axes are fixed for the whole animation; each frame's density axes are scaled to that
+The title gives each frame's time (and the snapshot shown when it differs), so no two
+frames are identical (Pillow would merge them into one GIF frame). The x-axes are fixed
+for the whole animation; each frame's density axes are scaled to that
 frame's highest curve, so a narrow early law does not flatten the later frames.
 
 The module is named ``animation`` (not ``animate``) so that the function
@@ -296,7 +298,10 @@ class _Frames:
         if j is not None:
             peaks.append(float(np.nanmax(self.sgd_hist[j])))
         self.ax_density.set_ylim(0.0, _top(peaks))
-        self.title.set_text(f"{self.result.scenario}: snapshot t = {shown[0]:.3g}")
+        title = f"{self.result.scenario}: t = {t:.3g}"
+        if not math.isclose(t, shown[0], rel_tol=1e-6, abs_tol=1e-12):
+            title += f" (snapshot t = {shown[0]:.3g})"
+        self.title.set_text(title)
         t_mark = max(t, self.t_min)
         self.vline.set_xdata([t_mark, t_mark])
         for times, risk, dot in self.risk_series:

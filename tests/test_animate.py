@@ -25,11 +25,13 @@ def _frames(path) -> int:
         return im.n_frames
 
 
-def test_gif_has_the_requested_number_of_frames(small, tmp_path):
+@pytest.mark.parametrize("frames", [5, 20])
+def test_gif_has_the_requested_number_of_frames(small, tmp_path, frames):
+    # 20 frames on 8 snapshots: several frames per snapshot, none merged by Pillow
     _, res = small
-    out = rp.animate(res, tmp_path / "movie.gif", frames=5, dpi=40, progress=False)
+    out = rp.animate(res, tmp_path / "movie.gif", frames=frames, dpi=40, progress=False)
     assert out == tmp_path / "movie.gif"
-    assert _frames(out) == 5
+    assert _frames(out) == frames
 
 
 def test_default_is_one_frame_per_snapshot(small, tmp_path):
