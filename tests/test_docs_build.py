@@ -65,3 +65,21 @@ def test_api_reference_and_hdf5_layout_pages(built):
         assert f'id="{name}"' in api
     assert "File layout" in (html / "generated" / "hdf5.html").read_text()
     assert (html / "_downloads").exists()
+
+
+@pytest.mark.parametrize("present", [(), ("architecture",), ("architecture", "mfld")])
+def test_index_lists_the_optional_pages_that_exist(tmp_path, monkeypatch, present):
+    import runpy
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # conf.py prepends its parent
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(ROOT / "docs" / "conf.py", docs)
+    for name in present:
+        (docs / f"{name}.md").write_text(f"# {name}\n")
+    conf = runpy.run_path(str(docs / "conf.py"))
+    source = [(ROOT / "docs" / "index.md").read_text()]
+    conf["_insert_optional_pages"](None, "index", source)
+    assert conf["OPTIONAL_MARKER"] not in source[0]
+    for name in ("architecture", "mfld"):
+        assert (f"\n{name}\n" in source[0]) == (name in present)

@@ -116,3 +116,12 @@ def test_missing_xarray_gives_the_install_command(small, monkeypatch):
     monkeypatch.setitem(sys.modules, "xarray", None)
     with pytest.raises(labelled.MissingDependencyError, match=r"reducedpde\[xarray\]"):
         res.to_xarray()
+
+
+def test_export_command_without_xarray_exits_2_with_the_install_command(small, tmp_path,
+                                                                       monkeypatch, capsys):
+    path, _ = small
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    assert cli.main(["export", str(path), "-o", str(tmp_path / "run.nc")]) == 2
+    assert 'pip install "reducedpde[xarray]"' in capsys.readouterr().err
+    assert not (tmp_path / "run.nc").exists()
