@@ -5,7 +5,8 @@ Needs the optional packages ``xarray`` and ``h5netcdf`` (``pip install
 :class:`MissingDependencyError` with that instruction. Importing this module does not
 import xarray.
 
-**Dataset layout.** Dimensions and their coordinates (all quantities are dimensionless, ``units = "1"``)::
+**Dataset layout.** Dimensions and their coordinates (all quantities are dimensionless,
+``units = "1"``)::
 
     pde_t            (n_t)        PDE output times t = kε
     pde_snapshot_t   (n_s)        times of the PDE density snapshots
