@@ -18,6 +18,10 @@ Time. Step ``k`` is at seed-000 time ``τ = kη`` and at package time ``t = kε`
 ``s = η/2``, ``β = 1/λ``, weight decay ``2c``); ``SGDResult.t`` holds the package time,
 ``extra["tau"]`` the seed-000 time and ``extra["steps"]`` the step counts.
 
+Threads: the run holds BLAS to one thread (``threadpoolctl``); its matrix products are too
+small to gain from more, and threaded BLAS made a step several times slower on a shared
+machine.
+
 Randomness: ``numpy.random.SeedSequence(seed).spawn(3)`` seeds three generators, for the
 data, the initial particles and the Langevin noise.
 
@@ -48,6 +52,8 @@ import time
 from collections.abc import Mapping
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS of the kernels' np.dot: loaded first)
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ...checkpointing import Checkpointing, deferred_interrupts
@@ -458,7 +464,8 @@ def simulate_parity_mfld(
                disable=not progress, dynamic_ncols=True, smoothing=0.05)
     interrupted = False
     chunk = run.noise.shape[0]
-    with deferred_interrupts() as stop:
+    # the products are small (n × d by d × M): threaded BLAS is several times slower
+    with deferred_interrupts() as stop, threadpool_limits(limits=1, user_api="blas"):
         try:
             if not run.steps:
                 run.record(snapshot=True)
