@@ -252,3 +252,14 @@ def test_resume_with_other_parameters_is_refused():
     with pytest.raises(ValueError, match=r"other parameters: eta=0.05 \(now 0.04\)"):
         simulate_parity_mfld({**cfg, "eta": 0.04}, progress=False,
                              checkpointing=Checkpointing(resume=saves[0]))
+
+
+def test_result_round_trips_through_hdf5(tmp_path):
+    cfg = {**SMALL, "rounds": 2, "round_steps": 100, "record_every": 50}
+    result = simulate_parity_mfld(cfg, progress=False)
+    path = tmp_path / "parity.h5"
+    io.save(RunResult("parity-mfld", cfg, sgd=result), path)
+    loaded = io.load(path).sgd
+    _assert_same_run(result, loaded)
+    assert loaded.attrs["prior"] == "scaled" and loaded.attrs["beta0"] == 10.0
+    assert loaded.extra["final_weights"].shape == (1, 200, 12)
