@@ -263,3 +263,13 @@ def test_result_round_trips_through_hdf5(tmp_path):
     _assert_same_run(result, loaded)
     assert loaded.attrs["prior"] == "scaled" and loaded.attrs["beta0"] == 10.0
     assert loaded.extra["final_weights"].shape == (1, 200, 12)
+
+
+def test_trajectory_does_not_depend_on_the_steps_per_compiled_call(monkeypatch):
+    from reducedpde.models.parity import simulate as simulate_module
+
+    cfg = {**SMALL, "rounds": 2, "round_steps": 100, "record_every": 50}
+    reference = simulate_parity_mfld(cfg, progress=False)
+    # 7 steps per call instead of a whole 50-step recording interval: other split points
+    monkeypatch.setattr(simulate_module, "_NOISE_BUFFER", 7 * 200 * 12)
+    _assert_same_run(reference, simulate_parity_mfld(cfg, progress=False))
