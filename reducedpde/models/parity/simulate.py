@@ -94,12 +94,13 @@ _HIST_BINS = 40
 
 
 class ParityDivergenceError(RuntimeError):
-    """A particle coordinate became non-finite.
+    """The particles diverged: a coordinate became non-finite, or the norms overflowed at a
+    recording.
 
     Attributes
     ----------
     step : int
-        The step that produced it.
+        The step at which it was detected.
     partial : SGDResult
         Everything recorded before it.
     """
