@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only pde|radial|sgd] [--out DIR]``.
+"""``python -m benchmarks [--quick] [--only pde|radial|sgd|sweep] [--out DIR]``.
 
 Runs the benchmarks on one thread and writes ``results.md``, ``results.json`` and
 ``perf.png`` to ``benchmarks/results`` (``benchmarks/results/quick`` with ``--quick``).

@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from . import bench_fokker_planck, bench_radial, bench_sgd, common
+from . import bench_fokker_planck, bench_radial, bench_sgd, bench_sweep, common
 
 SECTIONS = {
     "pde": bench_fokker_planck,
     "radial": bench_radial,
     "sgd": bench_sgd,
+    "sweep": bench_sweep,
 }
 TITLES = {
     "pde": "linear radial Fokker–Planck vs py-pde and FiPy",
     "radial": "nonlinear reduced PDE, cost per step",
     "sgd": "online SGD vs NumPy and PyTorch",
+    "sweep": "sweeps on dask.distributed: throughput and per-task overhead",
 }
 
 
@@ -125,4 +127,12 @@ def fmt_summary(results: dict) -> str:
             ratios = ", ".join(f"{k} {common.fmt_ratio(v)}" for k, v in r["ratios"].items())
             out.append(f"sgd N={r['N']} d={r['d']}: kernel faster than {ratios}; "
                        f"{100 * r['kernel_fraction_of_two_pass_bound']:.0f}% of two-pass bound")
+    if "sweep" in results:
+        s = results["sweep"]
+        speedups = ", ".join(f"{r['workers']} workers {common.fmt_ratio(r['speedup'])}"
+                             for r in s["throughput"])
+        out.append(f"sweep: speed-up over 1 worker: {speedups}"
+                   + (f"; per-task overhead {100 * s['overhead']['overhead_fraction']:+.1f}% "
+                      f"(wall), {100 * s['overhead']['machinery_fraction']:+.1f}% (outside "
+                      "the solvers)" if s.get("overhead") else ""))
     return "\n".join(out)
