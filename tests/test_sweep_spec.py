@@ -42,6 +42,15 @@ def test_zip_axes_vary_together_and_multiply_the_grid():
         (0.3, 20, 1e-5), (0.3, 40, 5e-6), (0.4, 20, 1e-5), (0.4, 40, 5e-6)]
 
 
+def test_array_of_zip_tables_gives_one_product_axis_each():
+    spec = parse_spec(tiny_spec(parameters={"t_max": 0.05}, grid={},
+                                zip=[{"N": [20, 40], "eps": [1e-5, 5e-6]},
+                                     {"kappa": [0.3, 0.4], "delta": [0.4, 0.5]}]))
+    assert [(p["N"], p["kappa"]) for p in spec.points] == [(20, 0.3), (20, 0.4), (40, 0.3),
+                                                           (40, 0.4)]
+    assert spec.varied == ("N", "eps", "kappa", "delta")
+
+
 def test_log_range_of_an_integer_parameter_gives_rounded_integers():
     spec = parse_spec(tiny_spec(parameters={"t_max": 0.05}, grid={
         "N": {"log": [100, 3200], "num": 6}}))
@@ -142,6 +151,19 @@ def test_point_file_is_what_validate_returns(point_dir):
         assert point.comparison.metrics[key] == value, key
     assert row["discrepancy"] == direct.comparison.metrics["sup_risk"]
     assert row["sgd_final_risk"] == pytest.approx(direct.sgd.risk[:, -1].mean(), rel=1e-15)
+
+
+def test_multiindex_point_file_is_what_validate_returns(tmp_path):
+    params = {"t_max": 0.5, "N": 20, "n_times": 8}
+    plan = build_plan(parse_spec({"scenario": "single-index-quick", "seeds": 2,
+                                  "parameters": params}))
+    task, pde_key, sgd_keys = plan.points[0]
+    infos = {key: run_task(t, str(tmp_path)) for key, t in {**plan.pde, **plan.sgd}.items()}
+    row = run_point(task, infos[pde_key], [infos[k] for k in sgd_keys], str(tmp_path))
+    direct = api.validate("single-index-quick", {**params, "seeds": 2}, progress=False)
+    # the tolerance uses D = d + 1 (second-layer weight) as validate does
+    assert io.load(tmp_path / row["point_file"]).comparison.metrics == direct.comparison.metrics
+    assert row["tolerance"] == direct.comparison.tolerance
 
 
 def test_finished_task_is_skipped_without_rewriting(point_dir):
