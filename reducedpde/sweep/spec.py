@@ -281,8 +281,14 @@ def _describe(point: dict, keys) -> str:
 
 def _validate_points(spec: SweepSpec, where: str) -> None:
     """Resolve every point (and every SGD task's seed) with the scenario's validator."""
+    from .tasks import NEURON_DIMENSION
+
     errors = []
     model = get_scenario(spec.scenario).model
+    if model not in NEURON_DIMENSION:
+        raise ValueError(f"{where}: scenario {spec.scenario!r} (model {model!r}) is not "
+                         "supported by sweeps yet (supported models: "
+                         f"{', '.join(NEURON_DIMENSION)})")
     for index, point in enumerate(spec.points):
         try:
             cfg = resolve(spec.scenario, spec.point_params(index))

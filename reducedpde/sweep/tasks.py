@@ -231,9 +231,17 @@ def combine_seeds(parts: list[SGDResult]) -> SGDResult:
     )
 
 
+#: ``D`` of the MMN18 tolerance for each model, as :func:`reducedpde.api.validate` uses it:
+#: ``d`` for the radial model, ``d + 1`` with the second-layer weight (checked against
+#: ``validate`` by the tests; a model missing here is refused when the spec is read).
+NEURON_DIMENSION = {
+    "gaussians": lambda cfg: cfg["d"],
+    "multiindex": lambda cfg: cfg["d"] + 1,
+}
+
+
 def _neuron_dimension(scenario: str, cfg: dict) -> float:
-    """``D`` of the MMN18 tolerance: ``d`` (radial model), ``d + 1`` with a second layer."""
-    return cfg["d"] + 1 if get_scenario(scenario).model == "multiindex" else cfg["d"]
+    return NEURON_DIMENSION[get_scenario(scenario).model](cfg)
 
 
 def run_point(task: Task, pde_info: dict, sgd_infos: list, out_dir: str) -> dict:
