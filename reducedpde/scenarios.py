@@ -79,10 +79,13 @@ SCENARIOS = {
             "gaussians-noisy",
             "gaussians",
             "Noisy SGD with weight decay: β = 2d = 80, λ = 0.1, d = 40, N = 200; the PDE "
-            "relaxes to its Gibbs steady state ρ̄ ∝ r^{d−1} exp(−βψ_λ) by t ≈ 5.",
+            "relaxes to its Gibbs steady state ρ̄ ∝ r^{d−1} exp(−βψ_λ) (L1 distance 6e-4 at "
+            "t = 10, 7e-7 at t = 20, 2e-8 at t = 25); fourth-order ESDIRK4 steps at local "
+            "error 1e-6.",
             "MMN18 noisy distributional dynamics (Langevin), Eq. (13) with β < ∞",
             {"N": 200, "d": 40, "kappa": 0.4, "beta": 80.0, "lam": 0.1, "eps": 1e-5,
-             "t_max": 10.0, "cells": 800, "n_times": 60, "seeds": 2},
+             "t_max": 25.0, "cells": 800, "n_times": 60, "seeds": 2, "stepper": "esdirk4",
+             "step_tol": 1e-6},
         ),
         Scenario(
             "single-index-quick",

@@ -160,7 +160,8 @@ def test_noisy_density_narrower_than_the_grid_stops_with_advice():
     from reducedpde.api import run_pde
 
     with pytest.raises(SolverError, match="narrower than the grid resolves") as err:
-        run_pde("gaussians-noisy", {"beta": 1e6}, progress=False)
+        run_pde("gaussians-noisy", {"beta": 1e6, "stepper": "implicit-euler", "step_tol": 2e-3,
+                                    "t_max": 10.0}, progress=False)
     partial = err.value.partial
     assert np.isfinite(partial.risk[0])  # the last good outputs are kept
     assert np.isnan(partial.risk[-1])
@@ -169,7 +170,9 @@ def test_noisy_density_narrower_than_the_grid_stops_with_advice():
 def test_resolution_check_can_be_switched_off():
     from reducedpde.api import run_pde
 
-    res = run_pde("gaussians-noisy", {"beta": 1e6, "min_resolved_cells": 0}, progress=False)
+    res = run_pde("gaussians-noisy", {"beta": 1e6, "min_resolved_cells": 0, "t_max": 10.0,
+                                      "stepper": "implicit-euler", "step_tol": 2e-3},
+                  progress=False)
     assert np.all(np.isfinite(res.pde.risk))
 
 
@@ -183,11 +186,11 @@ def noisy_scenario_runs():
         "trbdf2 tight": {"stepper": "trbdf2", "step_tol": 1e-9},
         "esdirk4": {"stepper": "esdirk4", "step_tol": 1e-6},
         "trbdf2": {"stepper": "trbdf2", "step_tol": 1e-6},
-        "implicit-euler fine": {"step_tol": 2e-4},
+        "implicit-euler fine": {"stepper": "implicit-euler", "step_tol": 2e-4},
     }
     runs = {}
     for name, params in settings.items():
-        pde = run_pde("gaussians-noisy", params, progress=False).pde
+        pde = run_pde("gaussians-noisy", {**params, "t_max": 10.0}, progress=False).pde
         runs[name] = (pde.risk, pde.attrs["n_steps"])
     return runs
 

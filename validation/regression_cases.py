@@ -26,6 +26,8 @@ CASES = [
                                                                  "n_times": 12}),
     ("gaussians-noisy-validate", "gaussians-noisy", "validate", {"t_max": 0.3,
                                                                  "n_times": 12}),
+    ("gaussians-noisy-implicit-euler", "gaussians-noisy", "pde",
+     {"t_max": 0.3, "n_times": 12, "stepper": "implicit-euler", "step_tol": 2e-3}),
     ("gaussians-noisy-trbdf2", "gaussians-noisy", "pde", {"t_max": 0.3, "n_times": 12,
                                                           "stepper": "trbdf2"}),
     ("gaussians-noisy-esdirk4", "gaussians-noisy", "pde", {"t_max": 0.3, "n_times": 12,

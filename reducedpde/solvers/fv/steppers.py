@@ -218,6 +218,30 @@ def _drift_diffusion_potential(masses, features, weights, base, entropic, beta, 
     _potential_from_moments(moments, features, weights, base, entropic, beta, out)
 
 
+#: an ESDIRK stage is consistent when the moments of its solution differ from those of its
+#: operator by at most ``NL_RTOL_ESDIRK ×`` their change over the step, plus
+#: ``NL_ATOL × (1 + max|A|)``; ``NL_MAX_SWEEPS`` extra solves are allowed before the step
+#: is halved. An implicit-Euler step is accepted while one Picard sweep contracts the
+#: moments by ``NL_CONTRACTION`` at least.
+NL_CONTRACTION = 0.5
+NL_RTOL_ESDIRK = 1e-1
+NL_ATOL = 1e-13
+NL_MAX_SWEEPS = 8
+
+
+@numba.njit(cache=True)
+def _moment_residual(new, used, start):
+    """``(max_l |new_l − used_l|, max_l |new_l − start_l|, max_l |new_l|)``."""
+    res = 0.0
+    chg = 0.0
+    size = 0.0
+    for l in range(new.size):
+        res = max(res, abs(new[l] - used[l]))
+        chg = max(chg, abs(new[l] - start[l]))
+        size = max(size, abs(new[l]))
+    return res, chg, size
+
+
 @numba.njit(cache=True)
 def integrate_drift_diffusion(masses, widths, centres, features, weights, base, entropic,
                               beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
@@ -225,9 +249,19 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
     """Advance the noisy equation (1) from ``t_start`` to ``t_end`` in place.
 
     Each step freezes ``Φ = β ψ_λ[m] − S`` at the current masses and solves the backward
-    Euler system of the Scharfetter–Gummel operator with ``D = μ/β``. A step whose L1 change
+    Euler system of the Scharfetter–Gummel operator with ``D = μ/β`` (linearly implicit:
+    the interaction is explicit, the drift–diffusion implicit). A step whose L1 change
     exceeds ``2 step_tol`` is redone with a smaller ``Δt``; the next ``Δt`` aims at an L1
     change of ``step_tol`` and at most doubles.
+
+    Stability at large steps: near the steady state the L1 change vanishes and ``Δt`` grows
+    without bound, where the frozen step becomes the fixed-point iteration
+    ``m ↦ Gibbs(Φ[m])``, which need not contract (then the state drifts off the discrete
+    Gibbs state and the free energy rises). Each step therefore also solves once with ``Φ``
+    at the moments of its result (one Picard sweep); the step is accepted while that sweep
+    contracts the change of the moments ``A_l`` by ``NL_CONTRACTION`` at least, and halved
+    otherwise. In transients (small ``Δt``, contraction ``O(Δt)``) this changes nothing but
+    the cost (two solves per step).
 
     Returns
     -------
@@ -238,13 +272,19 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
         The step proposed for the next call (pass it back as ``dt_init``).
     """
     n = masses.size
+    rank = weights.size
     phi = np.empty(n)
     coef_a = np.empty(n)
     coef_b = np.empty(n)
+    sweep_a = np.empty(n)
+    sweep_b = np.empty(n)
     work_c = np.empty(n)
     work_d = np.empty(n)
     new = np.empty(n)
-    moments = np.empty(weights.size)
+    trial = np.empty(n)
+    moments = np.empty(rank)
+    used = np.empty(rank)
+    found = np.empty(rank)
     diffusivity = mobility / beta
     t = t_start
     dt = dt_init
@@ -260,9 +300,27 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
             change = 0.0
             for j in range(n):
                 change += abs(new[j] - masses[j])
-            if change <= 2.0 * step_tol or step <= 1e-14:
+            if change > 2.0 * step_tol and step > 1e-14:
+                dt = 0.5 * step * step_tol / change
+                continue
+            if rank == 0 or step <= 1e-14:
                 break
-            dt = 0.5 * step * step_tol / change
+            # stability of the frozen-potential step: one Picard sweep with the moments of
+            # the predictor measures the contraction ρ of m ↦ (I − Δt L[Φ(A(m))])⁻¹ m_n,
+            # which is also the amplification of a perturbation by the frozen step at large
+            # Δt; accept the predictor while ρ ≤ NL_CONTRACTION
+            low_rank_moments(features, new, found)
+            res, _chg, size = _moment_residual(found, moments, moments)
+            if res <= NL_ATOL * (1.0 + size):
+                break
+            _potential_from_moments(found, features, weights, base, entropic, beta, phi)
+            sg_coefficients(phi, widths, centres, diffusivity, sweep_a, sweep_b)
+            solve_mass_matrix(sweep_a, sweep_b, step, masses, trial, work_c, work_d)
+            low_rank_moments(features, trial, used)
+            sweep_res, _chg, _size = _moment_residual(used, found, found)
+            if sweep_res <= NL_CONTRACTION * res + NL_ATOL * (1.0 + size):
+                break
+            dt = 0.5 * step
         for j in range(n):
             masses[j] = new[j]
         clipped = step < dt
@@ -465,6 +523,7 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
     spare = np.empty(n)
     cur = masses.copy()
     moments = np.empty(rank)
+    found = np.empty(rank)
     node_c = np.empty(s)
     node_val = np.empty((s, rank))
     chosen = np.empty(s, dtype=np.int64)
@@ -503,6 +562,7 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
             step = min(dt, t_end - t, dt_max)
             gdt = gamma * step
             inv = 1.0 / gdt
+            inconsistent = False
             for i in range(1, s):
                 # Y_i = m_n + Δt Σ_{k<i} a_ik F_k + γΔt L_i Y_i
                 for k in range(i):
@@ -528,6 +588,26 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
                         sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
                         factor_mass_matrix(coef_a, coef_b, gdt, pivot, upper, mult)
                         solve_factored(pivot, upper, mult, rhs, stage)
+                    # consistency of the stage (stability at large steps): further Picard
+                    # sweeps while the moments of the solution differ from those of its
+                    # operator by more than NL_RTOL_ESDIRK of their change over the step
+                    for sweep in range(NL_MAX_SWEEPS + 1):
+                        low_rank_moments(features, stage, found)
+                        res, chg, size = _moment_residual(found, moments, node_val[0])
+                        if res <= NL_RTOL_ESDIRK * chg + NL_ATOL * (1.0 + size):
+                            break
+                        if sweep == NL_MAX_SWEEPS:
+                            inconsistent = True
+                            break
+                        for l in range(rank):
+                            moments[l] = found[l]
+                        _potential_from_moments(moments, features, weights, base, entropic,
+                                                beta, phi)
+                        sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
+                        factor_mass_matrix(coef_a, coef_b, gdt, pivot, upper, mult)
+                        solve_factored(pivot, upper, mult, rhs, stage)
+                    if inconsistent:
+                        break
                 else:
                     if gdt != factored:
                         factor_mass_matrix(coef_a, coef_b, gdt, pivot, upper, mult)
@@ -539,6 +619,10 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
                 if rank > 0 and i < s - 1:
                     node_c[i] = tab_c[i]
                     low_rank_moments(features, stage, node_val[i])
+            if inconsistent and step > 1e-14:
+                rejected = True
+                dt = 0.5 * step
+                continue
             # stiffly accurate: m_{n+1} is the last stage; local error Δt Σ (b_i − b̂_i) F_i
             # (filtered by (I − γΔt L_last)⁻¹), in L1 relative to the mass
             most_negative, size, mass = _min_l1_sum(stage)
