@@ -58,7 +58,10 @@ def gaussians_checks(cfg: dict) -> str | None:
     if cfg["t_min"] >= cfg["t_max"]:
         return f"parameter 't_min' must be < t_max={cfg['t_max']:g}, got {cfg['t_min']:g}"
     if not math.isinf(cfg["beta"]) and math.isinf(cfg["d"]):
-        return "parameter 'beta' must be inf when d=inf (noise needs β ∝ d with d finite)"
+        return ("parameter 'beta' must be inf when d=inf: at fixed β the Bessel drift "
+                "(2/β)(d−1)/r of the noise grows without bound as d → ∞ and the law escapes "
+                "to r = ∞; the limit with β = β₀d is deterministic (drift 2/(β₀r), no "
+                "diffusion) and is not implemented; use a finite d for noisy runs")
     d = cfg["d"]
     spread = 1.0 + (8.0 / math.sqrt(2.0 * d) if not math.isinf(d) else 0.0)
     if cfg["kappa"] * spread >= cfg["r_max"]:

@@ -19,6 +19,8 @@ __all__ = ["GAUSSIAN_INITIAL_LAW", "GaussiansReduction"]
 
 #: the default initial law of the radial (Gaussian-classes) scenarios, as recorded
 GAUSSIAN_INITIAL_LAW = "N(0, kappa^2/d I)"
+#: its d → ∞ limit: ‖w‖ = κ χ_d/√d → κ
+POINT_MASS_INITIAL_LAW = "point mass at r = kappa (d = inf limit of N(0, kappa^2/d I))"
 
 
 class GaussiansReduction(Reduction):
@@ -30,7 +32,11 @@ class GaussiansReduction(Reduction):
     summaries = ()
 
     def initial_law(self, initial_density=None) -> str:
-        return GAUSSIAN_INITIAL_LAW if initial_density is None else "user density"
+        if initial_density is not None:
+            return "user density"
+        if math.isinf(self.config["d"]):
+            return POINT_MASS_INITIAL_LAW
+        return GAUSSIAN_INITIAL_LAW
 
     @property
     def neuron_dimension(self) -> float:
@@ -96,16 +102,24 @@ class GaussiansReduction(Reduction):
     def check_pde_options(self, *, xi=None, initial_density=None, resume=None) -> None:
         if resume is not None and initial_density is not None:
             raise ValueError("resume: pass no initial_density (the state comes from the file)")
+        if math.isinf(self.config["d"]) and initial_density is not None:
+            raise ValueError("initial_density: for d = inf the initial law is the point mass "
+                             "at r = kappa (the d → ∞ limit of N(0, κ²/d I)); use a finite d "
+                             "for another initial law")
 
     def check_particle_options(self, *, purpose: str = "SGD", xi=None) -> None:
         if math.isinf(self.config["d"]):
-            raise ValueError("parameter 'd' must be finite for SGD (got inf)")
+            raise ValueError(
+                f"parameter 'd' must be finite for {purpose} (got inf: particle SGD runs in "
+                "dimension d; the d = inf PDE runs alone with `reducedpde pde`)")
 
     def solve_pde(self, times, snapshot_times, *, xi=None, initial_density=None,
                   progress=True, checkpointing=None):
         from ...solvers.fv.radial import solve_radial
 
         cfg = self.config
+        if math.isinf(cfg["d"]) and initial_density is None:
+            return self.solve_point_mass(times, snapshot_times, xi=xi)
         grid = self.grid()
         masses = self.initial_masses(grid, initial_density)
         return solve_radial(
@@ -114,6 +128,55 @@ class GaussiansReduction(Reduction):
             stepper=cfg["stepper"], min_resolved_cells=cfg["min_resolved_cells"],
             progress=progress, checkpointing=checkpointing,
         )
+
+    def solve_point_mass(self, times, snapshot_times, *, xi=None):
+        r"""The ``d = ∞`` PDE from its point-mass initial law ``δ_κ``.
+
+        As ``d → ∞`` the law ``κχ_d/√d`` of ``‖w‖`` concentrates at ``κ`` and the noiseless
+        radial equation transports a point mass as a point mass, whose radius follows
+
+            dr/dt = −2ξ(t) ∂_r ψ_λ(r; δ_r)        (the atom feels only itself),
+
+        solved by the Lagrangian solver (one atom, DOP853 at rtol 1e-10) in the time
+        ``τ = ∫ξ``. The snapshots put the unit mass in the grid cell holding ``r(t)``.
+        """
+        import time as _time
+
+        from ...results import PDEResult
+        from ...solvers.fv.radial import time_change
+        from ...solvers.lagrangian.radial import solve_radial_particles
+
+        cfg = self.config
+        model = self.reduced_model()
+        grid = self.grid()
+        start = _time.perf_counter()
+        weights = np.ones(1)
+        stats: dict = {}
+        radius = solve_radial_particles(model, np.array([cfg["kappa"]]), weights,
+                                        time_change(times, xi), stats=stats)[:, 0]
+        wall = _time.perf_counter() - start
+        if np.any(radius >= grid.edges[-1]):
+            raise ValueError(f"parameter 'r_max' must exceed the radius reached by the point "
+                             f"mass ({radius.max():.4g}), got {cfg['r_max']:g}")
+        risk = np.array([model.risk(np.array([r]), weights) for r in radius])
+        densities = np.zeros((len(snapshot_times), grid.n_cells))
+        for k, ts in enumerate(snapshot_times):
+            r = radius[int(np.argmin(np.abs(times - ts)))]
+            cell = min(int(np.searchsorted(grid.edges, r, side="right")) - 1, grid.n_cells - 1)
+            densities[k, cell] = 1.0 / grid.widths[cell]
+        free_energy = 0.5 * risk + 0.5 * cfg["lam"] * radius**2
+        attrs = {
+            "solver": "lagrangian-point-mass", "n_atoms": 1, "n_rhs": stats["n_rhs"],
+            "n_cells": grid.n_cells,
+            "r_max": float(grid.edges[-1]), "kernel_rank": int(model.kernel.weights.size),
+            "kernel_tail_bound": float(model.kernel.tail_bound), "n_steps": 0,
+            "dt_policy": "DOP853, rtol 1e-10, atol 1e-12 (one atom)", "wall_time_s": wall,
+            "interrupted": False,
+        }
+        return PDEResult(t=np.asarray(times, float), risk=risk, mean_norm=radius,
+                         snapshot_times=np.asarray(snapshot_times, float), densities=densities,
+                         grid_edges=grid.edges.copy(), attrs=attrs,
+                         extra={"free_energy": free_energy})
 
     def run_particles(self, times, snapshot_times, *, xi=None, progress=True,
                       keep_weights=False, checkpointing=None):

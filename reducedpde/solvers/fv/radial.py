@@ -115,6 +115,16 @@ class RadialDiscretization:
             ) / model.beta
         return float(energy)
 
+    def gibbs_gap(self, masses) -> float:
+        r"""Certificate ``β⁻¹ KL(m ‖ p(m))`` with the proximal Gibbs law
+        ``p_j ∝ h_j x_j^{d−1} exp(−β ψ_λ(x_j; m))`` (:func:`reducedpde.mfld.gibbs_gap`);
+        an upper bound of ``F(m) − min F``, zero at the discrete Gibbs state (noisy only).
+        """
+        from ...mfld import gibbs_gap
+
+        return gibbs_gap(masses, self.psi(masses), np.log(self.grid.widths) + self.entropic,
+                         self.model.beta)
+
 
 def default_output_times(t_max: float, n_times: int = 200, t_min: float | None = None):
     """``0`` followed by ``n_times − 1`` log-spaced times from ``t_min`` (default
@@ -124,7 +134,7 @@ def default_output_times(t_max: float, n_times: int = 200, t_min: float | None =
     return np.concatenate([[0.0], np.geomspace(t_min, t_max, n_times - 1)])
 
 
-def _time_change(times: np.ndarray, xi: Callable[[float], float] | None) -> np.ndarray:
+def time_change(times: np.ndarray, xi: Callable[[float], float] | None) -> np.ndarray:
     """``τ(t) = ∫_0^t ξ``, accumulated interval by interval."""
     if xi is None:
         return times.copy()
@@ -204,7 +214,8 @@ def solve_radial(
     Returns
     -------
     PDEResult
-        ``extra['free_energy']`` holds ``F`` at the output times.
+        ``extra['free_energy']`` holds ``F`` at the output times; noisy runs add
+        ``extra['gibbs_gap']``, the certificate ``β⁻¹ KL(m ‖ p(m))`` ≥ ``F − min F``.
 
     Ctrl-C or SIGTERM stops the run at the next output time: the result holds the output
     times completed so far, ``attrs['interrupted'] = True`` and, with ``checkpointing``,
@@ -241,11 +252,12 @@ def solve_radial(
         raise ValueError("snapshot_times must be a subset of times")
 
     disc = RadialDiscretization(model, grid)
-    taus = _time_change(times, xi)
+    taus = time_change(times, xi)
     n_t = times.size
     risk = np.full(n_t, np.nan)
     mean_norm = np.full(n_t, np.nan)
     free_energy = np.full(n_t, np.nan)
+    gibbs_gap = np.full(n_t, np.nan) if model.noisy else None
     densities = np.full((snapshot_times.size, grid.n_cells), np.nan)
     snap_of = {int(i): k for k, i in enumerate(snap_index)}
 
@@ -253,6 +265,8 @@ def solve_radial(
         risk[i] = disc.risk(masses)
         mean_norm[i] = masses @ grid.centres
         free_energy[i] = disc.free_energy(masses)
+        if gibbs_gap is not None:
+            gibbs_gap[i] = disc.gibbs_gap(masses)
         if i in snap_of:
             densities[snap_of[i]] = masses / grid.widths
 
@@ -282,6 +296,8 @@ def solve_radial(
     if ckpt is not None and ckpt.resume is not None:
         recorded, total_steps, dt_next, wall_before = _restore(
             ckpt.resume, times, masses, risk, mean_norm, free_energy, densities)
+        if gibbs_gap is not None and "gibbs_gap" in ckpt.resume:
+            gibbs_gap[...] = np.asarray(ckpt.resume["gibbs_gap"], dtype=float)
 
     def wall():
         return wall_before + time.perf_counter() - start
@@ -289,7 +305,7 @@ def solve_radial(
     def fail(message):
         attrs.update(n_steps=total_steps, wall_time_s=wall())
         partial = _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid,
-                        attrs)
+                        attrs, gap=gibbs_gap)
         raise SolverError(message, partial)
 
     def check_resolution(i):
@@ -303,7 +319,8 @@ def solve_radial(
         keep = snap_index < n
         return _pack(times[:n], risk[:n], mean_norm[:n], free_energy[:n],
                      snapshot_times[keep], densities[keep], grid,
-                     dict(attrs, n_steps=total_steps, wall_time_s=wall(), interrupted=True))
+                     dict(attrs, n_steps=total_steps, wall_time_s=wall(), interrupted=True),
+                     gap=None if gibbs_gap is None else gibbs_gap[:n])
 
     last_save = time.monotonic()
     latest = None
@@ -316,6 +333,8 @@ def solve_radial(
             "risk": risk.copy(), "mean_norm": mean_norm.copy(),
             "free_energy": free_energy.copy(), "densities": densities.copy(),
         }
+        if gibbs_gap is not None:
+            latest["gibbs_gap"] = gibbs_gap.copy()
         if ckpt.save is not None:
             partial = truncated(recorded)
             partial.checkpoint = latest
@@ -372,7 +391,8 @@ def solve_radial(
         result.checkpoint = latest
         return result
     attrs.update(interrupted=False, n_steps=total_steps, wall_time_s=wall())
-    return _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs)
+    return _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs,
+                 gap=gibbs_gap)
 
 
 def _restore(state, times, masses, risk, mean_norm, free_energy, densities):
@@ -392,7 +412,11 @@ def _restore(state, times, masses, risk, mean_norm, free_energy, densities):
             float(state["wall_time_s"]))
 
 
-def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs):
+def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs,
+          gap=None):
+    extra = {"free_energy": free_energy}
+    if gap is not None:
+        extra["gibbs_gap"] = gap
     return PDEResult(
         t=times,
         risk=risk,
@@ -401,7 +425,7 @@ def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, 
         densities=densities,
         grid_edges=grid.edges.copy(),
         attrs=dict(attrs),
-        extra={"free_energy": free_energy},
+        extra=extra,
     )
 
 

@@ -25,7 +25,7 @@ def quantile_atoms(ppf, n_atoms: int):
 
 
 def solve_radial_particles(model, positions, weights, times, tracers=None, rtol=1e-10,
-                           atol=1e-12):
+                           atol=1e-12, stats=None):
     """Positions of the atoms at ``times`` for the noiseless radial dynamics (``ξ = 1``).
 
     Parameters
@@ -42,6 +42,8 @@ def solve_radial_particles(model, positions, weights, times, tracers=None, rtol=
         Massless points moved by the same velocity field. In one dimension the flow is
         monotone, so the distribution function satisfies ``F_t(X_t(r)) = F_0(r)``
         exactly: tracers give the law at time ``t`` to interpolation accuracy.
+    stats : dict, optional
+        Receives ``n_rhs``, the number of velocity evaluations.
 
     Returns
     -------
@@ -71,6 +73,8 @@ def solve_radial_particles(model, positions, weights, times, tracers=None, rtol=
                     rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"Lagrangian solver failed: {sol.message}")
+    if stats is not None:
+        stats["n_rhs"] = int(sol.nfev)
     states = sol.y.T
     if tracers is None:
         return states
