@@ -214,7 +214,8 @@ def validate(scenario: str = "gaussians", params: dict | None = None, *, xi=None
     sgd_run = _run_sgd(config, model, xi=xi, progress=progress,
                        checkpoint_every_s=checkpoint_every_s, on_checkpoint=with_pde,
                        resume=resume)
-    comparison = compare(pde, sgd_run.sgd, n_neurons=config["N"], eps=config["eps"],
+    n_neurons, eps = model.comparison_scale()
+    comparison = compare(pde, sgd_run.sgd, n_neurons=n_neurons, eps=eps,
                          dim=model.neuron_dimension)
     return RunResult(scenario=config.scenario, config=sgd_run.config, pde=pde,
                      sgd=sgd_run.sgd, comparison=comparison)

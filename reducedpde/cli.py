@@ -215,6 +215,13 @@ def _cmd_validate(args) -> int:
     if "delta" in cfg:
         print(f"{scenario}: N={cfg['N']}, d={cfg['d']}, eps={cfg['eps']:g}, "
               f"kappa={cfg['kappa']:g}, delta={cfg['delta']:g}, seeds={cfg['seeds']}")
+    elif "N" not in cfg:
+        # models without an N (e.g. parity: M particles): the leading parameters of its table
+        from .scenarios import get_scenario
+
+        table = get_scenario(scenario).parameters
+        print(f"{scenario}: " + ", ".join(f"{name}={cfg[name]}" for name in list(table)[:10]
+                                          if name in cfg))
     else:
         print(f"{scenario}: N={cfg['N']}, d={cfg['d']}, k={cfg['k']}, "
               f"target={cfg['target']}, inputs={cfg['inputs']}, eps={cfg['eps']:g}, "

@@ -18,6 +18,7 @@ __all__ = ["MODEL_REGISTRY", "Reduction", "build_model", "get_model", "register_
 MODEL_REGISTRY: dict[str, str | type[Reduction]] = {
     "gaussians": "reducedpde.models.gaussians.reduction:GaussiansReduction",
     "multiindex": "reducedpde.models.multiindex.reduction:MultiIndexReduction",
+    "parity": "reducedpde.models.parity.reduction:ParityReduction",
 }
 
 

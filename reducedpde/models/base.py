@@ -71,6 +71,11 @@ class Reduction(ABC):
     def neuron_dimension(self) -> float:
         """Dimension ``D`` of one neuron's parameters (MMN18 error scale)."""
 
+    def comparison_scale(self) -> tuple[int, float]:
+        """``(N, ε)`` of the MMN18 error scale of ``validate``: the number of neurons and the
+        SGD step (default: the parameters ``N`` and ``eps``)."""
+        return self.config["N"], self.config["eps"]
+
     def output_times(self) -> tuple[np.ndarray, np.ndarray]:
         """Output times (0, then log-spaced from ``t_min`` to ``t_max``) and snapshots."""
         from ..solvers.fv.radial import default_output_times

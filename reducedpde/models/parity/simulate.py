@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from ...checkpointing import Checkpointing, deferred_interrupts
 from ...results import SGDResult
+from ...solvers.particles.summaries import SGDDivergenceError
 from .data import ParityData, make_parity_data
 from .kernels import evaluate, mfld_steps, work_arrays
 from .network import prior_coefficient
@@ -93,9 +94,10 @@ _MODEL = "parity-mfld"
 _HIST_BINS = 40
 
 
-class ParityDivergenceError(RuntimeError):
+class ParityDivergenceError(SGDDivergenceError):
     """The particles diverged: a coordinate became non-finite, or the norms overflowed at a
-    recording.
+    recording. A :class:`~reducedpde.solvers.particles.summaries.SGDDivergenceError`, so
+    the command line reports it (exit status 1) and saves ``partial``.
 
     Attributes
     ----------
@@ -106,9 +108,8 @@ class ParityDivergenceError(RuntimeError):
     """
 
     def __init__(self, message: str, step: int, partial: SGDResult | None = None):
-        super().__init__(message)
+        super().__init__(message, partial)
         self.step = step
-        self.partial = partial
 
 
 class _Stop(Exception):
