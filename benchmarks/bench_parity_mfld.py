@@ -236,6 +236,47 @@ def measure(d, n, M, seconds, implementations):
     }
 
 
+#: reduced particles vs full simulation: d, n, M, rounds, steps per round, seeds
+REDUCED_VS_FULL = {"d": 100, "n": 1000, "M": 200, "rounds": 2, "round_steps": 250,
+                   "seeds": 4}
+QUICK_REDUCED_VS_FULL = {"d": 100, "n": 300, "M": 100, "rounds": 1, "round_steps": 100,
+                         "seeds": 3}
+
+
+def reduced_vs_full(settings, log=print):
+    """Wall time of the reduced particles ``(u, r, x2, x3)`` against the full simulation
+    at equal Monte-Carlo error.
+
+    Both are runs of ``M`` particles; the Monte-Carlo error of an observable is its
+    seed-to-seed standard deviation ``σ`` (particles, noise, and for the full simulation
+    the training set), here of the final mean ``‖x_1[:k]‖``. Since ``σ² ∝ 1/M`` and the
+    wall time ``∝ M``, the reduced run matches the full run's error with
+    ``M (σ_red/σ_full)²`` particles, and the ratio at equal error is
+    ``(T_full/T_red)·(σ_full/σ_red)²``.
+    """
+    from reducedpde.models.parity import simulate_parity_mfld
+    from reducedpde.models.parity.reduced import simulate_reduced_parity
+
+    cfg = {k: v for k, v in settings.items() if k != "seeds"}
+    cfg["record_every"] = cfg["round_steps"]
+    out = {}
+    for name, fn in (("full", simulate_parity_mfld), ("reduced", simulate_reduced_parity)):
+        finals, times = [], []
+        for seed in range(settings["seeds"]):
+            start = time.perf_counter()
+            res = fn({**cfg, "seed": seed}, progress=False)
+            times.append(time.perf_counter() - start)
+            finals.append(float(np.ravel(res.extra["relevant_norm"])[-1]))
+        out[name] = {"wall_s": float(np.mean(times)), "final_relevant_norm": finals,
+                     "mc_sd": float(np.std(finals, ddof=1))}
+        log(f"  {name}: {out[name]['wall_s']:.2f} s per run, final mean |u| "
+            f"{np.mean(finals):.4g} ± {out[name]['mc_sd']:.2g}")
+    time_ratio = out["full"]["wall_s"] / out["reduced"]["wall_s"]
+    error_factor = (out["full"]["mc_sd"] / out["reduced"]["mc_sd"]) ** 2
+    return {"settings": settings, **out, "time_ratio_equal_M": time_ratio,
+            "ratio_equal_error": time_ratio * error_factor}
+
+
 def run(quick=False, log=print):
     implementations = dict(IMPLEMENTATIONS)
     skipped = {}
@@ -249,6 +290,9 @@ def run(quick=False, log=print):
     for d, n, M in QUICK_SIZES if quick else SIZES:
         log(f"  parity MFLD d = {d}, n = {n}, M = {M}")
         result["rows"].append(measure(d, n, M, 0.3 if quick else 2.0, implementations))
+    log("  reduced particles vs full simulation")
+    result["reduced_vs_full"] = reduced_vs_full(
+        QUICK_REDUCED_VS_FULL if quick else REDUCED_VS_FULL, log)
     return result
 
 
@@ -273,6 +317,21 @@ def markdown(result) -> str:
         ratios = " | ".join(common.fmt_ratio(r["ratios"][o]) for o in peers)
         dev = max(r["max_relative_deviation_from_twin"].values())
         lines.append(f"| {r['d']} | {r['n']} | {r['M']} | {rates} | {ratios} | {dev:.1e} |")
+    rvf = result.get("reduced_vs_full")
+    if rvf:
+        st = rvf["settings"]
+        lines += [
+            "",
+            f"Reduced particles (u, r, x2, x3) vs the full simulation at d = {st['d']} "
+            f"(n = {st['n']}, M = {st['M']}, {st['rounds']} × {st['round_steps']} steps, "
+            f"{st['seeds']} seeds each): {rvf['full']['wall_s']:.2f} s against "
+            f"{rvf['reduced']['wall_s']:.2f} s per run "
+            f"({common.fmt_ratio(rvf['time_ratio_equal_M'])} at equal M); Monte-Carlo "
+            f"error (seed-to-seed sd of the final mean ‖u‖) {rvf['full']['mc_sd']:.2g} "
+            f"against {rvf['reduced']['mc_sd']:.2g}, so at equal Monte-Carlo error the "
+            f"reduced particles take 1/{rvf['ratio_equal_error']:.3g} of the full "
+            "simulation's wall time (σ² ∝ 1/M, time ∝ M).",
+        ]
     if result.get("skipped"):
         lines += ["", "Skipped: " + ", ".join(f"{k} ({v})" for k, v in
                                               result["skipped"].items()) + "."]

@@ -5,19 +5,21 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from . import bench_fokker_planck, bench_radial, bench_sgd, bench_sweep, common
+from . import bench_fokker_planck, bench_parity_mfld, bench_radial, bench_sgd, bench_sweep, common
 
 SECTIONS = {
     "pde": bench_fokker_planck,
     "radial": bench_radial,
     "sgd": bench_sgd,
     "sweep": bench_sweep,
+    "parity": bench_parity_mfld,
 }
 TITLES = {
     "pde": "linear radial Fokker–Planck vs py-pde and FiPy",
     "radial": "nonlinear reduced PDE, cost per step",
     "sgd": "online SGD vs NumPy and PyTorch",
     "sweep": "sweeps on dask.distributed: throughput and per-task overhead",
+    "parity": "sparse-parity MFLD: particle steps/s; reduced vs full particles",
 }
 
 
