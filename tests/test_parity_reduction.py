@@ -67,6 +67,12 @@ def test_cli_sgd_info_plot_on_the_quick_scenario(tmp_path, capsys):
     assert "scenario: parity-mfld-quick" in text and (tmp_path / "x.png").exists()
 
 
+def test_cli_validate_prints_the_parity_parameters_and_passes(capsys):
+    assert main(["validate", QUICK, "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "parity-mfld-quick: d=10, k=2, n=200" in text and "PASS" in text
+
+
 def test_cli_bad_parameter_exits_2_with_one_line(capsys):
     assert main(["sgd", QUICK, "-q", "-p", "rounds=0"]) == 2
     err = capsys.readouterr().err.strip()
