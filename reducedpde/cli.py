@@ -199,9 +199,33 @@ def _comparison_table(result) -> str:
         f"{'tolerance':<26}{cmp_.tolerance:>14.4g}   "
         f"= {m['tolerance_constant']:g} sqrt(max(1/N, eps)) sqrt(D + log(N/eps)), "
         f"D = {m['D']:g}",
-        "PASS" if cmp_.passed else "FAIL: discrepancy above tolerance",
     ]
+    lines += _verdict_lines(m, cmp_.passed)
     return "\n".join(lines)
+
+
+def _verdict_lines(m: dict, passed: bool) -> list[str]:
+    """The corrected prediction (when present) and the verdict rule of a comparison."""
+    lines = []
+    if "sup_risk_corrected" in m:
+        lines += [f"{'final risk (corrected)':<26}{m['final_risk_corrected']:>14.6g}",
+                  f"{'sup_t |R_sgd - R_corr|':<26}{m['sup_risk_corrected']:>14.4g}"]
+    if "mmn18_passed" not in m:  # a comparison stored before the statistical verdict
+        return [*lines, "PASS" if passed else "FAIL: discrepancy above tolerance"]
+    lines.append(f"MMN18 bound (information): {'within' if m['mmn18_passed'] else 'above'}")
+    if m.get("verdict") == "statistical":
+        lines.append(
+            f"verdict: |R_sgd - R_{'corr' if m['prediction'] == 'corrected' else 'pde'}| "
+            f"<= z sqrt(SE^2 + err^2) + rel R at every t, z = {m['verdict_z']:.3g} "
+            f"(Student t, K = {m['verdict_K']} seeds, alpha = {m['verdict_alpha']:g} "
+            f"Bonferroni), rel = {m['verdict_rel']:g}; worst |gap|/allowed = "
+            f"{m['verdict_max_score']:.3g} at t = {m['verdict_worst_t']:.3g}")
+        lines.append("PASS" if passed else "FAIL: SGD and prediction differ beyond the "
+                     "seed-to-seed standard error")
+    else:
+        lines.append(f"verdict: {m.get('verdict')}")
+        lines.append("PASS" if passed else "FAIL: discrepancy above tolerance")
+    return lines
 
 
 def _cmd_validate(args) -> int:

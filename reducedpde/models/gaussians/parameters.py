@@ -51,6 +51,11 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("batch", "int", 1, "SGD mini-batch size", low=1, high=1e6),
     Param("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
     Param("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    # finite-N corrections of the prediction (docs/corrections.md)
+    Param("correction", "str", "none",
+          "PDE prediction for N neurons: none (mean field), finite-n (self-interaction and "
+          "i.i.d. risk, /pde/risk_corrected); full is not implemented",
+          choices=("none", "finite-n", "full")),
 )
 
 
@@ -62,6 +67,12 @@ def gaussians_checks(cfg: dict) -> str | None:
                 "(2/β)(d−1)/r of the noise grows without bound as d → ∞ and the law escapes "
                 "to r = ∞; the limit with β = β₀d is deterministic (drift 2/(β₀r), no "
                 "diffusion) and is not implemented; use a finite d for noisy runs")
+    if cfg.get("correction", "none") == "full":
+        from .corrections import FULL_NOT_IMPLEMENTED
+
+        return FULL_NOT_IMPLEMENTED
+    if cfg.get("correction", "none") != "none" and math.isinf(cfg["d"]):
+        return "parameter 'correction' must be 'none' when d=inf (corrections need a finite d)"
     d = cfg["d"]
     spread = 1.0 + (8.0 / math.sqrt(2.0 * d) if not math.isinf(d) else 0.0)
     if cfg["kappa"] * spread >= cfg["r_max"]:

@@ -122,12 +122,18 @@ class GaussiansReduction(Reduction):
             return self.solve_point_mass(times, snapshot_times, xi=xi)
         grid = self.grid()
         masses = self.initial_masses(grid, initial_density)
-        return solve_radial(
+        pde = solve_radial(
             self.reduced_model(), grid, masses, times, snapshot_times=snapshot_times, xi=xi,
             cfl=cfg["cfl"], limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
             stepper=cfg["stepper"], min_resolved_cells=cfg["min_resolved_cells"],
             progress=progress, checkpointing=checkpointing,
         )
+        if cfg.get("correction", "none") != "none" and not pde.attrs.get("interrupted"):
+            from .corrections import add_finite_n_prediction
+
+            add_finite_n_prediction(self, pde, grid, masses, times, snapshot_times, xi=xi,
+                                    progress=progress)
+        return pde
 
     def solve_point_mass(self, times, snapshot_times, *, xi=None):
         r"""The ``d = ∞`` PDE from its point-mass initial law ``δ_κ``.
