@@ -116,6 +116,10 @@ def _cmd_pde(args) -> int:
         f"{scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
         f"mean |w| = {pde.mean_norm[-1]:.6g}  ({work}, {pde.attrs['wall_time_s']:.2f} s)"
     )
+    if "gibbs_gap" in pde.extra:
+        from .mfld import describe_gap_rate
+
+        print(describe_gap_rate(pde))
     if output:
         print(f"wrote {save(result, output)}")
     return 0
