@@ -51,6 +51,20 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("batch", "int", 1, "SGD mini-batch size", low=1, high=1e6),
     Param("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
     Param("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    # mean-field Langevin annealing (noisy runs; docs/mfld.md)
+    Param("anneal", "str", "none",
+          "temperature schedule: none, geometric (β_k = 2^k β, rounds of round_time) or "
+          "adaptive (a round ends when the Gibbs gap < round_gap_tol; PDE only)",
+          choices=("none", "geometric", "adaptive")),
+    Param("rounds", "int", 1, "annealing rounds K (β doubles each round)", low=1, high=60),
+    Param("round_time", "float", 0.0, "time per annealing round (0: t_max / rounds)", low=0,
+          high=1e12),
+    Param("round_gap_tol", "float", 1e-8,
+          "adaptive annealing: end a round when β⁻¹KL(ρ‖p_ρ) falls below this", low=0,
+          high=1e6, low_open=True),
+    Param("anneal_decay", "str", "scaled",
+          "weight decay per round: scaled (λ_k = 2^-k λ, seed 000's prior λλ'‖w‖²) or fixed",
+          choices=("scaled", "fixed")),
     # finite-N corrections of the prediction (docs/corrections.md)
     Param("correction", "str", "none",
           "PDE prediction for N neurons: none (mean field), finite-n (self-interaction and "
@@ -73,6 +87,9 @@ def gaussians_checks(cfg: dict) -> str | None:
         return FULL_NOT_IMPLEMENTED
     if cfg.get("correction", "none") != "none" and math.isinf(cfg["d"]):
         return "parameter 'correction' must be 'none' when d=inf (corrections need a finite d)"
+    if cfg.get("anneal", "none") != "none" and math.isinf(cfg["beta"]):
+        return ("parameter 'beta' must be finite (β_0 > 0) when anneal="
+                f"{cfg['anneal']}, got inf")
     d = cfg["d"]
     spread = 1.0 + (8.0 / math.sqrt(2.0 * d) if not math.isinf(d) else 0.0)
     if cfg["kappa"] * spread >= cfg["r_max"]:

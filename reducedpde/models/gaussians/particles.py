@@ -45,11 +45,14 @@ def gaussian_initial_weights(rng: np.random.Generator, N: int, d: int, kappa: fl
 class _GaussianClasses:
     """Problem definition for :func:`reducedpde.solvers.particles.runner.run_ensemble`."""
 
-    def __init__(self, N, d, delta, kappa, activation, lam, beta, batch, step_sizes):
+    def __init__(self, N, d, delta, kappa, activation, lam, beta, batch, step_sizes,
+                 rounds=None):
         self.N, self.d, self.delta, self.kappa = N, d, delta, kappa
         self.activation = activation
         self.lam, self.beta, self.batch = lam, beta, batch
         self.step_sizes = step_sizes
+        #: annealing: (steps per round, β_k, λ_k) or None
+        self.rounds = rounds
 
     def new_run(self, seed):
         rng_init, rng_x, rng_noise = gaussian_run_generators(seed)
@@ -68,6 +71,12 @@ class _GaussianClasses:
         )
 
     def advance(self, run, k0, n):
+        if self.rounds is not None:
+            # the recording steps include every round end, so [k0, k0 + n) is in one round
+            per_round, betas, lams = self.rounds
+            k = min(k0 // per_round, len(betas) - 1)
+            run.inv_beta = 1.0 / float(betas[k])
+            run.lam = float(lams[k])
         run.advance(self.step_sizes.table(k0, n))
 
     def observe(self, run):
@@ -111,6 +120,7 @@ def simulate_gaussians(
     progress: bool = True,
     chunk_steps: int | None = None,
     checkpointing: Checkpointing | None = None,
+    anneal: dict | None = None,
 ) -> SGDResult:
     r"""Online SGD of ``N`` neurons on the isotropic Gaussian classes, one run per seed.
 
@@ -167,6 +177,12 @@ def simulate_gaussians(
         Periodic checkpoints and resumption
         (:class:`~reducedpde.solvers.particles.runner.Checkpointing`);
         its ``save`` callback receives ``(state, partial SGDResult)``.
+    anneal : dict, optional
+        Annealing schedule ``{"round_time": T, "betas": β_k, "lams": λ_k}``
+        (:func:`.annealing.particle_schedule`): the steps of ``t ∈ (kT, (k+1)T]`` use
+        ``β_k`` and ``λ_k``; the run lasts ``len(betas)·T`` (replacing ``t_max``), every
+        round end is recorded and ``extra['beta']`` holds the β of each recording
+        (that of the step leading to it).
 
     Returns
     -------
@@ -192,14 +208,27 @@ def simulate_gaussians(
         chunk_steps=chunk_steps,
     )
     seeds = validate_seeds(seeds)
+    rounds = None
+    if anneal is not None:
+        betas = np.asarray(anneal["betas"], dtype=float)
+        per_round = round(float(anneal["round_time"]) / eps)
+        if per_round < 1 or not np.all((betas > 0) & np.isfinite(betas)):
+            raise ValueError("anneal: round_time must be at least eps and every beta finite "
+                             f"and > 0, got round_time={anneal['round_time']}, betas={betas}")
+        rounds = (per_round, betas, np.asarray(anneal["lams"], dtype=float))
+        t_max = per_round * betas.size * eps
     act = get_activation(activation)
     if hist_edges is not None:
         hist_edges = check_edges(hist_edges)
     step_sizes = StepSizes(eps, xi)
     n_total, record, snaps = recording_steps(eps, t_max, n_times, record_times, snapshot_times)
+    if rounds is not None:
+        ends = rounds[0] * np.arange(1, rounds[1].size + 1)
+        record = np.union1d(record, ends[ends <= n_total])
     step_sizes.table(0, 1)  # fail early on a bad schedule
     problem = _GaussianClasses(
-        N, d, float(delta), float(kappa), act, float(lam), float(beta), int(batch), step_sizes
+        N, d, float(delta), float(kappa), act, float(lam), float(beta), int(batch), step_sizes,
+        rounds=rounds,
     )
     chunk = int(chunk_steps) if chunk_steps is not None else default_chunk_steps(N * d, batch)
     attrs = {
@@ -215,9 +244,15 @@ def simulate_gaussians(
     }
 
     def finish(record):
-        return assemble_result(
+        result = assemble_result(
             record, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",)
         )
+        if rounds is not None:
+            steps = np.rint(np.asarray(result.t) / eps).astype(np.int64)
+            k = np.clip((np.maximum(steps, 1) - 1) // rounds[0], 0, rounds[1].size - 1)
+            result.extra["beta"] = rounds[1][k]
+            result.extra["lam"] = rounds[2][k]
+        return result
 
     return run_and_assemble(problem, seeds, record, snaps, chunk, finish,
                             keep_weights=keep_weights, progress=progress,

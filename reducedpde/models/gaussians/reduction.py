@@ -91,6 +91,15 @@ class GaussiansReduction(Reduction):
                              "arrays")
         return 0.5 * grid.widths * (values @ w)
 
+    def output_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Annealed runs (``anneal != none``): rounds back to back, snapshots at every round
+        end (:func:`.annealing.annealed_output_times`); otherwise the default."""
+        if self.config.get("anneal", "none") != "none":
+            from .annealing import annealed_output_times
+
+            return annealed_output_times(self.config)
+        return super().output_times()
+
     def histogram_edges(self, n_bins: int = 200) -> np.ndarray:
         """Histogram bins of ‖w‖ for SGD: the PDE cells merged into at most ``n_bins``."""
         cells = self.config["cells"]
@@ -118,6 +127,13 @@ class GaussiansReduction(Reduction):
         from ...solvers.fv.radial import solve_radial
 
         cfg = self.config
+        if cfg.get("anneal", "none") != "none":
+            from .annealing import solve_annealed_pde
+
+            if xi is not None or (checkpointing is not None and checkpointing.resume):
+                raise ValueError("anneal: annealed runs take no xi schedule and no resume")
+            return solve_annealed_pde(self, initial_density=initial_density,
+                                      progress=progress)
         if math.isinf(cfg["d"]) and initial_density is None:
             return self.solve_point_mass(times, snapshot_times, xi=xi)
         grid = self.grid()
@@ -190,7 +206,12 @@ class GaussiansReduction(Reduction):
 
         self.check_particle_options()
         cfg = self.config
-        return simulate_gaussians(
+        anneal = None
+        if cfg.get("anneal", "none") != "none":
+            from .annealing import particle_schedule
+
+            anneal = particle_schedule(cfg)
+        return simulate_gaussians(anneal=anneal,
             N=cfg["N"], d=int(cfg["d"]), delta=cfg["delta"], kappa=cfg["kappa"],
             eps=cfg["eps"], t_max=cfg["t_max"], activation=cfg["activation"], lam=cfg["lam"],
             beta=cfg["beta"], batch=cfg["batch"], xi=xi,
