@@ -88,6 +88,22 @@ SCENARIOS = {
              "step_tol": 1e-6},
         ),
         Scenario(
+            "gaussians-mfld",
+            "gaussians",
+            "Annealed mean-field Langevin dynamics on the gaussians-noisy problem (d = 40, "
+            "κ = 0.4, N = 200): 3 rounds of t = 100 at β = 80, 160, 320 with the weight decay "
+            "λ = 0.1·2^-k (seed 000's scaled prior λλ'‖w‖², λ' = 4); each round ends on its "
+            "Gibbs state; /pde/extra/gibbs_gap, beta and a density per round end; SGD with "
+            "the same schedule at ε = 1e-4.",
+            "Chainani and Zhang, 'Mean field Langevin dynamics: convergence analysis and "
+            "sparse parity learning' (2025), annealing and the Gibbs-gap certificate, on "
+            "MMN18's isotropic Gaussian classes (docs/mfld.md)",
+            {"N": 200, "d": 40, "kappa": 0.4, "beta": 80.0, "lam": 0.1, "eps": 1e-4,
+             "anneal": "geometric", "rounds": 3, "round_time": 100.0, "t_max": 300.0,
+             "n_times": 120, "n_snapshots": 4, "seeds": 2, "stepper": "esdirk4",
+             "step_tol": 1e-6},
+        ),
+        Scenario(
             "single-index-quick",
             "multiindex",
             "Single-index model, Gaussian inputs, k = 1, φ = He_1 + He_2/2, ReLU, d = 20, "

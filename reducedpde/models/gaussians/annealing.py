@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 
 import numpy as np
@@ -140,7 +141,7 @@ def solve_annealed_pde(reduction, *, initial_density=None, progress=True):
         snap_t.append(offset)
         if progress:
             print(f"round {k + 1}/{cfg['rounds']}: beta = {beta:g}, t = {offset:g}, "
-                  f"gap = {round_gap[-1]:.3g}")
+                  f"gap = {round_gap[-1]:.3g}", file=sys.stderr)
     attrs.update(n_steps=n_steps, wall_time_s=time.perf_counter() - start, interrupted=False,
                  anneal=cfg["anneal"], rounds=int(cfg["rounds"]))
     out = {name: np.concatenate(parts) for name, parts in series.items()}
