@@ -133,3 +133,34 @@ def test_reduced_particles_cost_does_not_depend_on_d():
     res = simulate_reduced_parity({"d": 10_000, "M": 50, "rounds": 2, "round_steps": 20,
                                    "record_every": 20}, progress=False)
     assert np.isfinite(res.risk).all() and res.extra["irrelevant_norm"][0] > 90
+
+
+def test_reduced_population_loss_matches_the_hypercube_average():
+    """M = 4000 particles with Gaussian (rotation-invariant) irrelevant weights: the exact
+    population loss over the 2^12 hypercube points against the reduced mean-field loss
+    (Gaussian approximation of z_⊥·x_⊥). Measured differences 8.2e-4, 3.7e-4, 4.3e-4 at
+    d = 8, 12, 16 (approximation plus the finite-M roughness of the full network)."""
+    from reducedpde.models.parity import hypercube_points, network_output, parity_labels
+    from reducedpde.models.parity.reduced import ReducedParityState
+
+    d, k, M = 12, 2, 4000
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((M, d + 2))
+    X[:, :k] *= 3.0
+    X[:, d] += 0.5
+    z = hypercube_points(d)
+    y = parity_labels(z, k)
+    full = np.mean(np.logaddexp(0.0, -y * network_output(X, z, 15.0)))
+    state = ReducedParityState(X[:, :k], np.linalg.norm(X[:, k:d], axis=1), X[:, d],
+                               X[:, d + 1], d)
+    f, _, _ = reduced_mean_field(state, 15.0)
+    reduced = np.mean(np.logaddexp(0.0, -state.labels * f))
+    assert abs(reduced - full) < 1e-3
+
+
+def test_population_risk_is_the_exact_test_loss_of_the_final_particles():
+    """parity-mfld-quick has d = 10: its test set is the whole hypercube."""
+    result = api.run_sgd(QUICK, progress=False)
+    model = build_model(resolve(QUICK))
+    risk = model.population_risk(result.sgd.extra["final_weights"][0])
+    assert risk == pytest.approx(result.sgd.risk[0, -1], rel=1e-12)
