@@ -88,6 +88,14 @@ def test_the_divergence_error_is_an_sgd_divergence_error():
     assert "advice" in str(info.value) and info.value.partial is not None
 
 
+def test_cli_reports_divergence_with_exit_1_and_saves_the_partial_run(tmp_path, capsys):
+    out = tmp_path / "div.h5"
+    code = main(["sgd", QUICK, "-q", "-p", "eta=10", "-p", "lam0=100", "-p", "rounds=1",
+                 "-p", "round_steps=2000", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "diverged at step" in err and "advice" in err and out.exists()
+
+
 def test_reduced_drift_is_the_gradient_of_the_population_loss():
     """Central differences (h = 1e-6) of M·L in one particle's coordinates; measured
     relative error ≤ 7e-7."""
