@@ -18,7 +18,8 @@
 
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
 line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
-exits with status 1 when the PDE and SGD disagree by more than the tolerance.
+exits with status 1 when SGD and the prediction differ beyond the statistical verdict of
+:mod:`reducedpde.compare` (docs/corrections.md).
 
 Long runs: ``pde`` (radial scenarios), ``sgd`` and ``validate`` with ``-o FILE`` write a
 checkpoint into FILE every ``--checkpoint-every`` seconds (default 300) and when stopped by
