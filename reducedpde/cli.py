@@ -117,6 +117,9 @@ def _cmd_pde(args) -> int:
         f"{scenario}: R(t={pde.t[-1]:g}) = {pde.risk[-1]:.6g}, "
         f"mean |w| = {pde.mean_norm[-1]:.6g}  ({work}, {pde.attrs['wall_time_s']:.2f} s)"
     )
+    if "risk_corrected" in pde.extra:
+        print(f"{scenario}: finite-N prediction (N={pde.attrs['correction_n_neurons']}) "
+              f"R_corrected(t={pde.t[-1]:g}) = {pde.extra['risk_corrected'][-1]:.6g}")
     if "gibbs_gap" in pde.extra:
         from .mfld import describe_gap_rate
 

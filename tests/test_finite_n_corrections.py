@@ -167,11 +167,12 @@ def test_full_correction_is_refused_naming_issue_part():
         api.run_pde("gaussians-quick", {"correction": "full"}, progress=False)
 
 
-def test_cli_pde_writes_the_corrected_risk(tmp_path):
+def test_cli_pde_writes_the_corrected_risk(tmp_path, capsys):
     out = tmp_path / "corrected.h5"
     code = main(["pde", "gaussians-quick", "-q", "-p", "correction=finite-n", "-p",
                  "t_max=0.05", "-p", "cells=100", "-p", "n_times=4", "-o", str(out)])
     assert code == 0
+    assert "finite-N prediction (N=200) R_corrected(t=0.05)" in capsys.readouterr().out
     run = io.load(out)
     assert run.pde.extra["risk_corrected"].shape == run.pde.risk.shape
     assert run.config["correction"] == "finite-n"
