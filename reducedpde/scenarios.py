@@ -84,7 +84,7 @@ SCENARIOS = {
             "error 1e-6.",
             "MMN18 noisy distributional dynamics (Langevin), Eq. (13) with β < ∞",
             {"N": 200, "d": 40, "kappa": 0.4, "beta": 80.0, "lam": 0.1, "eps": 1e-5,
-             "t_max": 25.0, "cells": 800, "n_times": 60, "seeds": 2, "stepper": "esdirk4",
+             "t_max": 25.0, "cells": 1200, "n_times": 60, "seeds": 2, "stepper": "esdirk4",
              "step_tol": 1e-6},
         ),
         Scenario(

@@ -28,8 +28,20 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("n_times", "int", 120, "number of output times (incl. t=0)", low=2, high=1e6),
     Param("n_snapshots", "int", 9, "number of density snapshots", low=2, high=1e4),
     # PDE numerics
-    Param("cells", "int", 2000, "finite-volume cells on [0, r_max]", low=20, high=1e7),
+    Param("cells", "int", 2200, "finite-volume cells on [0, r_max]", low=20, high=1e7),
     Param("r_max", "float", 4.0, "outer radius of the grid", low=0, high=1e4, low_open=True),
+    Param("grid", "str", "graded",
+          "cell layout: graded (width ∝ max(r, grid_floor): the same relative resolution "
+          "at every radius) or uniform", choices=("graded", "uniform")),
+    Param("grid_floor", "float", 0.02,
+          "graded grid: radius below which cells are equal (width ∝ grid_floor)", low=0,
+          high=1e3, low_open=True),
+    Param("error_estimate", "str", "companion",
+          "a-posteriori error estimate of the PDE risk: companion (the same run on half the "
+          "cells, +25% cost) or none", choices=("companion", "none")),
+    Param("grid_knee", "float", 0.5,
+          "graded grid: radius above which cells are equal (width ∝ grid_knee)", low=0,
+          high=1e4, low_open=True),
     Param("cfl", "float", 0.4, "Courant number (noiseless)", low=0, high=0.5, low_open=True),
     Param("limiter_theta", "float", 1.5, "MUSCL limiter θ (1 minmod … 2 MC)", low=1, high=2),
     Param("step_tol", "float", 2e-3,
@@ -92,6 +104,12 @@ def gaussians_checks(cfg: dict) -> str | None:
                 f"{cfg['anneal']}, got inf")
     d = cfg["d"]
     spread = 1.0 + (8.0 / math.sqrt(2.0 * d) if not math.isinf(d) else 0.0)
+    if cfg["grid"] == "graded" and not cfg["grid_floor"] < cfg["r_max"]:
+        return (f"parameter 'grid_floor' must be < r_max={cfg['r_max']:g} for grid='graded', "
+                f"got {cfg['grid_floor']:g}")
+    if cfg["grid"] == "graded" and not cfg["grid_floor"] <= cfg["grid_knee"] <= cfg["r_max"]:
+        return (f"parameter 'grid_knee' must lie in [grid_floor={cfg['grid_floor']:g}, "
+                f"r_max={cfg['r_max']:g}] for grid='graded', got {cfg['grid_knee']:g}")
     if cfg["kappa"] * spread >= cfg["r_max"]:
         return (
             f"parameter 'r_max' must exceed the initial support κ(1 + 8/√(2d)) = "

@@ -67,10 +67,15 @@ class GaussiansReduction(Reduction):
                                      self.config["delta"])
 
     def grid(self):
-        """The finite-volume grid: ``cells`` uniform cells on ``[0, r_max]``."""
+        """The finite-volume grid: ``cells`` cells on ``[0, r_max]``, graded (width
+        ``∝ max(r, grid_floor)``, :meth:`~reducedpde.solvers.fv.grid.Grid1D.graded`) or
+        uniform."""
         from ...solvers.fv.grid import Grid1D
 
-        return Grid1D.uniform(0.0, self.config["r_max"], self.config["cells"])
+        cfg = self.config
+        if cfg["grid"] == "uniform":
+            return Grid1D.uniform(0.0, cfg["r_max"], cfg["cells"])
+        return Grid1D.graded(cfg["r_max"], cfg["cells"], cfg["grid_floor"], cfg["grid_knee"])
 
     def initial_masses(self, grid, initial_density=None) -> np.ndarray:
         """Cell masses of the initial radial law.
@@ -104,7 +109,7 @@ class GaussiansReduction(Reduction):
         """Histogram bins of ‖w‖ for SGD: the PDE cells merged into at most ``n_bins``."""
         cells = self.config["cells"]
         factor = max(1, int(np.ceil(cells / n_bins)))
-        edges = np.linspace(0.0, self.config["r_max"], cells + 1)
+        edges = self.grid().edges
         return np.unique(np.concatenate([edges[::factor], [edges[-1]]]))
 
     # -- solvers -----------------------------------------------------------------------
@@ -144,12 +149,50 @@ class GaussiansReduction(Reduction):
             stepper=cfg["stepper"], min_resolved_cells=cfg["min_resolved_cells"],
             progress=progress, checkpointing=checkpointing,
         )
+        if cfg["error_estimate"] == "companion" and not pde.attrs.get("interrupted"):
+            self._companion_error_estimate(pde, times, snapshot_times, xi, initial_density)
         if cfg.get("correction", "none") != "none" and not pde.attrs.get("interrupted"):
             from .corrections import add_finite_n_prediction
 
             add_finite_n_prediction(self, pde, grid, masses, times, snapshot_times, xi=xi,
                                     progress=progress)
         return pde
+
+    def _companion_error_estimate(self, pde, times, snapshot_times, xi, initial_density):
+        r"""A-posteriori error estimate of the risk curve from a companion grid.
+
+        The same problem is solved on a grid of the same layout with half the cells; for a
+        scheme of order ``p`` in the cell width the error of the fine curve is about
+        ``|R_M − R_{M/2}| / (2^p − 1)``. At the default resolutions the observed order is
+        between 1 and 2 (limited MUSCL slopes at narrow laws), so the difference itself
+        (``p = 1``) is the estimate: an upper estimate for any order ``≥ 1`` (measured
+        against runs on four times the cells: the actual error is 0.5–0.8 of it). Stored as
+        ``extra['risk_error_estimate']`` (per output time) and its maximum in
+        ``attrs['risk_error_estimate']`` (absolute) and ``attrs['risk_rel_error_estimate']``
+        (relative to the risk).
+        """
+        from ...solvers.fv.radial import SolverError, solve_radial
+
+        cfg = self.config
+        coarse = self.config.replace(cells=max(20, cfg["cells"] // 2),
+                                     error_estimate="none")
+        companion = type(self)(coarse)
+        grid = companion.grid()
+        try:
+            other = solve_radial(
+                companion.reduced_model(), grid, companion.initial_masses(grid, initial_density),
+                times, snapshot_times=snapshot_times, xi=xi, cfl=cfg["cfl"],
+                limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
+                stepper=cfg["stepper"], min_resolved_cells=0.0, progress=False,
+            )
+        except SolverError as exc:
+            pde.attrs["risk_error_estimate_failure"] = f"companion grid: {exc}"
+            return
+        estimate = np.abs(pde.risk - other.risk)
+        pde.extra["risk_error_estimate"] = estimate
+        pde.attrs["risk_error_estimate"] = float(estimate.max())
+        pde.attrs["risk_rel_error_estimate"] = float(np.max(estimate / np.abs(pde.risk)))
+        pde.attrs["error_estimate"] = f"|R_M - R_M/2|, companion grid of {grid.n_cells} cells"
 
     def solve_point_mass(self, times, snapshot_times, *, xi=None):
         r"""The ``d = ∞`` PDE from its point-mass initial law ``δ_κ``.

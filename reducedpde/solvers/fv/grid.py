@@ -31,6 +31,35 @@ class Grid1D:
         """``n_cells`` equal cells on ``[lower, upper]``."""
         return cls(np.linspace(lower, upper, int(n_cells) + 1))
 
+    @classmethod
+    def graded(cls, upper: float, n_cells: int, floor: float, knee: float | None = None
+               ) -> Grid1D:
+        r"""``n_cells`` cells on ``[0, upper]`` of width ``h(r) = α · clip(r, floor, knee)``.
+
+        Equal cells of width ``α·floor`` on ``[0, floor]``, cells growing geometrically
+        (width ``α r``: equal steps in ``log r``) on ``[floor, knee]``, and equal cells of
+        width ``α·knee`` on ``[knee, upper]`` (``knee = upper`` when not given), with ``α``
+        fixed by the number of cells,
+        ``α n_cells = 1 + ln(knee/floor) + (upper − knee)/knee``. Below the knee the
+        *relative* resolution ``h/r = α`` is the same at every radius, so a narrow law at
+        small ``r`` (``w ~ N(0, κ²/d I)`` with small ``κ``: relative width ``1/√(2d)``) is
+        resolved by as many cells as a wide one near the knee.
+        """
+        knee = upper if knee is None else knee
+        if not 0.0 < floor < upper:
+            raise ValueError(f"floor must lie in (0, upper={upper:g}), got {floor:g}")
+        if not floor <= knee <= upper:
+            raise ValueError(f"knee must lie in [floor={floor:g}, upper={upper:g}], got {knee:g}")
+        n_cells = int(n_cells)
+        log_end = 1.0 + np.log(knee / floor)
+        span = log_end + (upper - knee) / knee
+        s = np.linspace(0.0, span, n_cells + 1)
+        edges = np.where(s <= 1.0, floor * s,
+                         np.where(s <= log_end, floor * np.exp(s - 1.0),
+                                  knee * (1.0 + s - log_end)))
+        edges[-1] = upper
+        return cls(edges)
+
     @property
     def n_cells(self) -> int:
         return self.centres.size

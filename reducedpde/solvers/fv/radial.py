@@ -284,7 +284,7 @@ def solve_radial(
             (f"implicit Euler, L1 change per step ~ {step_tol:g}" if stepper == "implicit-euler"
              else f"{stepper}, local error tolerance {step_tol:g} (L1)")
             if noisy
-            else f"SSP-RK3, dt = {cfl:g} h_min / max|u|, limiter theta = {limiter_theta:g}"
+            else f"SSP-RK3, dt = {cfl:g} min_f h_f / |u_f|, limiter theta = {limiter_theta:g}"
         ),
     }
     start = time.perf_counter()
