@@ -146,14 +146,13 @@ def test_user_initial_density_matches_the_built_in_law():
     np.testing.assert_allclose(user.pde.risk, built_in.pde.risk, rtol=1e-6)
 
 
-def test_infinite_dimension_needs_an_explicit_initial_law():
+def test_infinite_dimension_with_an_explicit_initial_law_runs_on_the_grid():
     from reducedpde import api
 
-    with pytest.raises(ValueError, match="Lagrangian solver or a finite d"):
-        api.run_pde("gaussians", {"d": "inf", "cells": 100, "t_max": 1.0}, progress=False)
     res = api.run_pde("gaussians", {"d": "inf", "cells": 400, "t_max": 1.0, "n_times": 5},
                       initial_density=lambda r: norm(0.4, 0.02).pdf(r), progress=False)
     assert res.pde.attrs["kernel_rank"] == 2
+    assert res.pde.attrs.get("solver") != "lagrangian-point-mass"
 
 
 def test_noisy_density_narrower_than_the_grid_stops_with_advice():
