@@ -146,13 +146,12 @@ def test_user_initial_density_matches_the_built_in_law():
     np.testing.assert_allclose(user.pde.risk, built_in.pde.risk, rtol=1e-6)
 
 
-def test_infinite_dimension_with_an_explicit_initial_law_runs_on_the_grid():
+def test_infinite_dimension_refuses_an_initial_law_other_than_the_point_mass():
     from reducedpde import api
 
-    res = api.run_pde("gaussians", {"d": "inf", "cells": 400, "t_max": 1.0, "n_times": 5},
-                      initial_density=lambda r: norm(0.4, 0.02).pdf(r), progress=False)
-    assert res.pde.attrs["kernel_rank"] == 2
-    assert res.pde.attrs.get("solver") != "lagrangian-point-mass"
+    with pytest.raises(ValueError, match="initial_density: for d = inf"):
+        api.run_pde("gaussians", {"d": "inf", "cells": 400, "t_max": 1.0, "n_times": 5},
+                    initial_density=lambda r: norm(0.4, 0.02).pdf(r), progress=False)
 
 
 def test_noisy_density_narrower_than_the_grid_stops_with_advice():
