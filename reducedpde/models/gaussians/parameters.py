@@ -63,6 +63,14 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("batch", "int", 1, "SGD mini-batch size", low=1, high=1e6),
     Param("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
     Param("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    Param("particle_dynamics", "str", "sgd",
+          "particle runs (sgd, validate): sgd (online SGD, step eps) or flow (its ε → 0 "
+          "limit at fixed N: gradient flow of the exact population risk from the same "
+          "initial neurons; eps only rounds the output times; docs/gradient_flow.md)",
+          choices=("sgd", "flow")),
+    Param("flow_tol", "float", 1e-7,
+          "flow: local error tolerance of the Dormand–Prince 5(4) steps, relative to ‖W‖",
+          low=1e-13, high=1e-2),
     # mean-field Langevin annealing (noisy runs; docs/mfld.md)
     Param("anneal", "str", "none",
           "temperature schedule: none, geometric (β_k = 2^k β, rounds of round_time) or "
@@ -99,6 +107,14 @@ def gaussians_checks(cfg: dict) -> str | None:
         return FULL_NOT_IMPLEMENTED
     if cfg.get("correction", "none") != "none" and math.isinf(cfg["d"]):
         return "parameter 'correction' must be 'none' when d=inf (corrections need a finite d)"
+    if cfg.get("particle_dynamics", "sgd") == "flow":
+        from .gradient_flow import check_flow_options
+
+        try:
+            check_flow_options(beta=cfg["beta"], anneal=cfg.get("anneal", "none"),
+                               activation=cfg["activation"])
+        except ValueError as exc:
+            return str(exc)
     if cfg.get("anneal", "none") != "none" and math.isinf(cfg["beta"]):
         return ("parameter 'beta' must be finite (β_0 > 0) when anneal="
                 f"{cfg['anneal']}, got inf")

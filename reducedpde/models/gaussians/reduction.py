@@ -249,6 +249,18 @@ class GaussiansReduction(Reduction):
 
         self.check_particle_options()
         cfg = self.config
+        if cfg.get("particle_dynamics", "sgd") == "flow":
+            from .gradient_flow import simulate_gaussians_flow
+
+            return simulate_gaussians_flow(
+                N=cfg["N"], d=int(cfg["d"]), delta=cfg["delta"], kappa=cfg["kappa"],
+                eps=cfg["eps"], t_max=cfg["t_max"], activation=cfg["activation"],
+                lam=cfg["lam"], flow_tol=cfg["flow_tol"], xi=xi,
+                seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])),
+                record_times=times, hist_edges=self.histogram_edges(),
+                snapshot_times=snapshot_times, keep_weights=keep_weights, progress=progress,
+                checkpointing=checkpointing,
+            )
         anneal = None
         if cfg.get("anneal", "none") != "none":
             from .annealing import particle_schedule
