@@ -1,6 +1,6 @@
 """The finite-N gradient flow against SGD on the gaussians-quick physics (and its cost).
 
-Runs (about ten minutes on one core):
+Runs (about three minutes on one core):
 
 * the flow of ``N = 200`` neurons in ``d = 40`` (``Δ = 0.5``, ``κ = 0.4``) to ``t = 5``,
   four seeds, and SGD from the same initial neurons at ``ε = 1e-5`` and ``2.5e-6``: per

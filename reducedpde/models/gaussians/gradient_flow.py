@@ -171,7 +171,8 @@ def simulate_gaussians_flow(
         Final time (rounded to ``kε``).
     flow_tol : float
         Local error tolerance in ``[1e-13, 1e-2]``; the global error of the weights scales
-        like ``flow_tol`` (about ``10 flow_tol`` relative at ``t = 5`` on gaussians-quick).
+        like ``flow_tol`` (measured: ``0.2 flow_tol`` relative at ``t = 1``, ``N = 20``,
+        ``d = 10``).
 
     Returns
     -------
