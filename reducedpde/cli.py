@@ -19,7 +19,8 @@
 Bad input (unknown scenario or parameter, value out of range, unreadable file) prints one
 line on stderr and exits with status 2; a solver failure exits with status 1; ``validate``
 exits with status 1 when SGD and the prediction differ beyond the statistical verdict of
-:mod:`reducedpde.compare` (docs/corrections.md).
+:mod:`reducedpde.compare` (docs/corrections.md), or when too few seeds (``K < 4``) make the
+verdict inconclusive.
 
 Long runs: ``pde`` (radial scenarios), ``sgd`` and ``validate`` with ``-o FILE`` write a
 checkpoint into FILE every ``--checkpoint-every`` seconds (default 300) and when stopped by
@@ -118,7 +119,8 @@ def _cmd_pde(args) -> int:
         f"mean |w| = {pde.mean_norm[-1]:.6g}  ({work}, {pde.attrs['wall_time_s']:.2f} s)"
     )
     if "risk_corrected" in pde.extra:
-        print(f"{scenario}: finite-N prediction (N={pde.attrs['correction_n_neurons']}) "
+        print(f"{scenario}: finite-N prediction ({pde.attrs['correction']}, "
+              f"N={pde.attrs['correction_n_neurons']}) "
               f"R_corrected(t={pde.t[-1]:g}) = {pde.extra['risk_corrected'][-1]:.6g}")
     if "gibbs_gap" in pde.extra:
         from .mfld import describe_gap_rate
@@ -230,6 +232,9 @@ def _verdict_lines(m: dict, passed: bool) -> list[str]:
             f"{m['verdict_max_score']:.3g} at t = {m['verdict_worst_t']:.3g}")
         lines.append("PASS" if passed else "FAIL: SGD and prediction differ beyond the "
                      "seed-to-seed standard error")
+    elif str(m.get("verdict", "")).startswith("inconclusive"):
+        lines.append(f"verdict: {m['verdict']}")
+        lines.append("INCONCLUSIVE")
     else:
         lines.append(f"verdict: {m.get('verdict')}")
         lines.append("PASS" if passed else "FAIL: discrepancy above tolerance")
@@ -265,7 +270,7 @@ def _cmd_validate(args) -> int:
     if args.plot:
         from .plot import risk_curves, save_figure
 
-        print(f"wrote {save_figure(risk_curves(result), args.plot)}")
+        print(f"wrote {save_figure(risk_curves(result, log_risk=True), args.plot)}")
     return 0 if result.comparison.passed else EXIT_FAILURE
 
 
@@ -280,7 +285,7 @@ def _cmd_plot(args) -> int:
                          "summary.csv of a sweep directory)")
     result = load(args.file)
     output = args.output or str(Path(args.file).with_suffix(".png"))
-    print(f"wrote {save_figure(risk_curves(result), output)}")
+    print(f"wrote {save_figure(risk_curves(result, log_risk=True), output)}")
     if args.densities:
         print(f"wrote {save_figure(densities(result), args.densities)}")
     if args.fourier:

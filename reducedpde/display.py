@@ -114,8 +114,9 @@ def _verdict(result: RunResult) -> str:
     comp = result.comparison
     if comp is None:
         return ""
-    word = "PASS" if comp.passed else "FAIL"
-    color = "green" if comp.passed else "red"
+    inconclusive = str(comp.metrics.get("verdict", "")).startswith("inconclusive")
+    word = "PASS" if comp.passed else "INCONCLUSIVE" if inconclusive else "FAIL"
+    color = "green" if comp.passed else "gray" if inconclusive else "red"
     parts = [f"sup_t |ΔR| = {_fmt(comp.metrics['sup_risk'])}"] if "sup_risk" in comp.metrics \
         else []
     parts.append(f"tolerance {_fmt(float(comp.tolerance))}")

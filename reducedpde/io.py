@@ -733,7 +733,9 @@ def info(path) -> str:
             lines += _part_lines(name, part)
     comp = result.comparison
     if comp is not None:
-        verdict = "passed" if comp.passed else "FAILED"
+        verdict = "passed" if comp.passed else (
+            "inconclusive" if str(comp.metrics.get("verdict", "")).startswith("inconclusive")
+            else "FAILED")
         lines.append(f"/comparison: {verdict} (tolerance {_short(comp.tolerance)})")
         if comp.metrics:
             lines.append(f"  metrics: {_attrs_line(comp.metrics)}")

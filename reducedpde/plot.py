@@ -151,6 +151,12 @@ def _draw_series(ax, result: RunResult, label: str, color, marker: str, which: s
     if pde is not None:
         t, y = _positive(pde.t, getattr(pde, which))
         ax.plot(t, y, linestyle="-", marker="None", color=color, label=f"PDE {label}")
+        corrected = pde.extra.get(f"{which}_corrected")
+        if corrected is not None:
+            t, y = _positive(pde.t, corrected)
+            n = pde.attrs.get("correction_n_neurons", "N")
+            ax.plot(t, y, linestyle="--", marker="None", color=color,
+                    label=f"PDE {label}, N = {n} (correction={pde.attrs.get('correction', '?')})")
     if sgd is not None:
         mean, half = _seed_stats(getattr(sgd, which))
         t, mean, half = _positive(sgd.t, mean, half)
@@ -186,6 +192,9 @@ def risk_curves(results, ax=None, labels=None, inset: bool = True, colors=None,
         One matplotlib color per result; default the property cycle ``C0, C1, …``.
     log_risk : bool
         Logarithmic risk axis (default linear).
+
+    A PDE result with a finite-N prediction (``pde.extra['risk_corrected']``, see
+    ``correction``) adds it as a dashed line of the same colour.
 
     Returns
     -------

@@ -156,15 +156,10 @@ def test_corrections_vanish_like_one_over_n():
     assert gaps[0] / gaps[1] == pytest.approx(10.0, rel=0.02)
 
 
-def test_default_run_has_no_corrected_risk():
-    pde = api.run_pde("gaussians-quick", {"t_max": 0.05, "cells": 100, "n_times": 3},
-                      progress=False).pde
+def test_correction_none_records_no_corrected_risk():
+    pde = api.run_pde("gaussians-quick", {"t_max": 0.05, "cells": 100, "n_times": 3,
+                                          "correction": "none"}, progress=False).pde
     assert "risk_corrected" not in pde.extra
-
-
-def test_full_correction_is_refused_naming_issue_part():
-    with pytest.raises(ValueError, match="not implemented: the O\\(1/N\\) fluctuation"):
-        api.run_pde("gaussians-quick", {"correction": "full"}, progress=False)
 
 
 def test_cli_pde_writes_the_corrected_risk(tmp_path, capsys):
@@ -172,7 +167,7 @@ def test_cli_pde_writes_the_corrected_risk(tmp_path, capsys):
     code = main(["pde", "gaussians-quick", "-q", "-p", "correction=finite-n", "-p",
                  "t_max=0.05", "-p", "cells=100", "-p", "n_times=4", "-o", str(out)])
     assert code == 0
-    assert "finite-N prediction (N=200) R_corrected(t=0.05)" in capsys.readouterr().out
+    assert "finite-N prediction (finite-n, N=200) R_corrected(t=0.05)" in capsys.readouterr().out
     run = io.load(out)
     assert run.pde.extra["risk_corrected"].shape == run.pde.risk.shape
     assert run.config["correction"] == "finite-n"

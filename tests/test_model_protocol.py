@@ -48,7 +48,7 @@ def test_a_model_is_built_from_its_config_once():
 
 
 def test_a_registered_toy_model_runs_through_the_unchanged_api(toy_registered, tmp_path):
-    result = api.validate("toy-line", {"t_max": 1.0, "N": 400, "seeds": 2}, progress=False)
+    result = api.validate("toy-line", {"t_max": 1.0, "N": 400, "seeds": 4}, progress=False)
     t = result.pde.t
     np.testing.assert_allclose(result.pde.risk, (1.5 * np.exp(-2 * t)) ** 2)
     assert result.comparison.passed

@@ -32,8 +32,8 @@ weights scaled by ``1 − 1/N``: the existing radial solver integrates the corre
 unchanged, and the risk it records,
 ``1 + 2∫(v + D/(2N)) dρ̄ + (1 − 1/N)∫∫u dρ̄ dρ̄ = R(ρ̄) + (1/N)(∫D dρ̄ − ∫∫u dρ̄ dρ̄)``,
 is exactly the i.i.d. risk of the corrected law. Both corrections vanish as ``N → ∞``.
-The ``O(1/N)`` correction of the *fluctuations* of ``√N(ρ_N − ρ_t)`` (issue 17, 1(d))
-is not implemented; see ``docs/corrections.md``.
+The complete ``O(1/N)`` expansion, with the fluctuations of ``√N(ρ_N − ρ_t)``, is
+``correction=full`` (:mod:`.fluctuations`); see ``docs/corrections.md``.
 """
 
 from __future__ import annotations
@@ -53,11 +53,9 @@ __all__ = [
 ]
 
 #: values of the ``correction`` parameter: ``none`` (the mean-field PDE only),
-#: ``finite-n`` (self-interaction + i.i.d. risk), ``full`` (refused: not implemented)
+#: ``finite-n`` (self-interaction + i.i.d. risk), ``full`` (the ``O(1/N)`` expansion with
+#: the fluctuations, :mod:`.fluctuations`)
 CORRECTIONS = ("none", "finite-n", "full")
-
-FULL_NOT_IMPLEMENTED = ("parameter 'correction': 'full' is not implemented: the O(1/N) "
-                        "fluctuation correction (issue text 1(d)); use 'none' or 'finite-n'")
 
 
 def diagonal_kernel(activation, delta: float, r):
@@ -174,12 +172,10 @@ class FiniteNRadialModel(GaussianRadialModel):
 
 
 def check_correction(correction: str) -> None:
-    """Refuse ``correction`` values this model cannot honour (clear ``ValueError``)."""
+    """Refuse ``correction`` values this model does not know (clear ``ValueError``)."""
     if correction not in CORRECTIONS:
         raise ValueError(f"parameter 'correction' must be one of {', '.join(CORRECTIONS)}, "
                          f"got {correction!r}")
-    if correction == "full":
-        raise ValueError(FULL_NOT_IMPLEMENTED)
 
 
 def add_finite_n_prediction(reduction, pde, grid, masses, times, snapshot_times, *, xi=None,

@@ -88,8 +88,17 @@ GAUSSIANS_PARAMETERS = parameter_table(
     # finite-N corrections of the prediction (docs/corrections.md)
     Param("correction", "str", "none",
           "PDE prediction for N neurons: none (mean field), finite-n (self-interaction and "
-          "i.i.d. risk, /pde/risk_corrected); full is not implemented",
+          "i.i.d. risk), full (the O(1/N) expansion with the fluctuations; noiseless); "
+          "/pde/extra/risk_corrected",
           choices=("none", "finite-n", "full")),
+    Param("correction_atoms", "int", 32,
+          "correction=full: Gauss atoms of the initial law carrying the fluctuations", low=4,
+          high=2000),
+    Param("correction_modes", "int", 4,
+          "correction=full: angular modes ℓ ≤ this are coupled (higher: transported only)",
+          low=0, high=200),
+    Param("correction_degree", "int", 21,
+          "correction=full: highest Hermite degree in the mode kernels", low=1, high=80),
 )
 
 
@@ -101,10 +110,11 @@ def gaussians_checks(cfg: dict) -> str | None:
                 "(2/β)(d−1)/r of the noise grows without bound as d → ∞ and the law escapes "
                 "to r = ∞; the limit with β = β₀d is deterministic (drift 2/(β₀r), no "
                 "diffusion) and is not implemented; use a finite d for noisy runs")
-    if cfg.get("correction", "none") == "full":
-        from .corrections import FULL_NOT_IMPLEMENTED
-
-        return FULL_NOT_IMPLEMENTED
+    if cfg.get("correction", "none") == "full" and not math.isinf(cfg["beta"]):
+        return ("parameter 'correction' must be 'none' or 'finite-n' when beta < inf: the "
+                "fluctuation expansion (correction=full) follows noiseless characteristics")
+    if cfg.get("correction", "none") == "full" and cfg.get("anneal", "none") != "none":
+        return "parameter 'correction' must not be 'full' with annealing"
     if cfg.get("correction", "none") != "none" and math.isinf(cfg["d"]):
         return "parameter 'correction' must be 'none' when d=inf (corrections need a finite d)"
     if cfg.get("particle_dynamics", "sgd") == "flow":

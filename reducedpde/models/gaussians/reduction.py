@@ -121,6 +121,14 @@ class GaussiansReduction(Reduction):
                              "at r = kappa (the d → ∞ limit of N(0, κ²/d I)); use a finite d "
                              "for another initial law")
 
+        if self.config.get("correction", "none") == "full":
+            if xi is not None:
+                raise ValueError("xi: correction=full needs the constant step-size scale "
+                                 "(ξ = 1)")
+            if initial_density is not None:
+                raise ValueError("initial_density: correction=full starts from the Gaussian "
+                                 "initial law N(0, κ²/d I)")
+
     def check_particle_options(self, *, purpose: str = "SGD", xi=None) -> None:
         if math.isinf(self.config["d"]):
             raise ValueError(
@@ -151,11 +159,16 @@ class GaussiansReduction(Reduction):
         )
         if cfg["error_estimate"] == "companion" and not pde.attrs.get("interrupted"):
             self._companion_error_estimate(pde, times, snapshot_times, xi, initial_density)
-        if cfg.get("correction", "none") != "none" and not pde.attrs.get("interrupted"):
+        if cfg.get("correction", "none") == "finite-n" and not pde.attrs.get("interrupted"):
             from .corrections import add_finite_n_prediction
 
             add_finite_n_prediction(self, pde, grid, masses, times, snapshot_times, xi=xi,
                                     progress=progress)
+        if cfg.get("correction", "none") == "full" and not pde.attrs.get("interrupted"):
+            from .fluctuations import add_fluctuation_prediction
+
+            add_fluctuation_prediction(self, pde, times, xi=xi,
+                                       initial_density=initial_density, progress=progress)
         return pde
 
     def _companion_error_estimate(self, pde, times, snapshot_times, xi, initial_density):
