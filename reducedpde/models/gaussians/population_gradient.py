@@ -46,7 +46,7 @@ import numba
 import numpy as np
 
 from ...activations import Activation, PiecewiseLinear
-from ...pair_expectation import _GL_ALL, _bvnu
+from ...pair_expectation import _GL_ALL, _bvnu, _phi, _upper_tail
 from ...solvers.particles.network import cosine_matrix
 
 __all__ = [
@@ -57,8 +57,6 @@ __all__ = [
     "pair_derivative_expectations",
 ]
 
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT2 = math.sqrt(2.0)
 #: radii below this are treated as this (a neuron exactly at the origin)
 _RADIUS_FLOOR = 1e-300
 
@@ -70,17 +68,6 @@ def _require_piecewise_linear(activation: Activation) -> PiecewiseLinear:
             f"population gradient, got {activation.name!r}"
         )
     return activation
-
-
-@numba.njit(cache=True, inline="always")
-def _phi(x):
-    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
-
-
-@numba.njit(cache=True, inline="always")
-def _upper_tail(x):
-    """``Φ(−x) = P(G > x)``."""
-    return 0.5 * math.erfc(x / _SQRT2)
 
 
 @numba.njit(cache=True)
