@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ...activations import list_activations
+from ...losses import LOSSES
 from ...params import Param, parameter_table
 
 __all__ = ["GAUSSIANS_PARAMETERS", "gaussians_checks"]
@@ -19,6 +20,10 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("kappa", "float", 0.1, "initial scale: w ~ N(0, κ²/d I)", low=0, high=1e3,
           low_open=True),
     Param("activation", "str", "mmn18", "activation σ", choices=tuple(list_activations())),
+    Param("loss", "str", "square",
+          "loss of the dynamics: square (y − f)² or logistic log(1 + e^{−yf}) (labels ±1; "
+          "PDE: noiseless, radial velocity by 1-D integrals over |x|; docs/logistic.md)",
+          choices=LOSSES),
     Param("lam", "float", 0.0, "weight decay λ", low=0, high=1e6),
     Param("beta", "float", math.inf, "inverse temperature β (inf: noiseless)", low=0,
           high=1e12, low_open=True, allow_inf=True),
@@ -63,6 +68,9 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("batch", "int", 1, "SGD mini-batch size", low=1, high=1e6),
     Param("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
     Param("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    Param("held_out", "int", 10_000,
+          "SGD: points per class of the fixed Monte-Carlo sample for the logistic loss and "
+          "classification error of the network (0: not recorded)", low=0, high=1e8),
     Param("particle_dynamics", "str", "sgd",
           "particle runs (sgd, validate): sgd (online SGD, step eps) or flow (its ε → 0 "
           "limit at fixed N: gradient flow of the exact population risk from the same "
@@ -117,6 +125,13 @@ def gaussians_checks(cfg: dict) -> str | None:
         return "parameter 'correction' must not be 'full' with annealing"
     if cfg.get("correction", "none") != "none" and math.isinf(cfg["d"]):
         return "parameter 'correction' must be 'none' when d=inf (corrections need a finite d)"
+    if cfg.get("loss", "square") == "logistic":
+        for name, allowed in (("particle_dynamics", "sgd"), ("correction", "none"),
+                              ("anneal", "none")):
+            if cfg.get(name, allowed) != allowed:
+                return (f"parameter '{name}' must be '{allowed}' when loss='logistic' (the "
+                        f"logistic loss is implemented for online SGD and the noiseless "
+                        f"radial PDE), got {cfg[name]!r}")
     if cfg.get("particle_dynamics", "sgd") == "flow":
         from .gradient_flow import check_flow_options
 

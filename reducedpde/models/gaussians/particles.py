@@ -2,16 +2,21 @@ r"""Particle SGD for the isotropic Gaussian classes (MMN18).
 
 Data: ``y = ±1`` with probability ½ and ``x ~ N(0, (1 + Δy)² I_d)``. Neurons
 ``σ*(x; w) = σ(⟨w, x⟩)`` (no second layer), network ``ŷ(x) = (1/N) Σ_i σ(⟨w_i, x⟩)``.
-Online SGD with one fresh batch per step, ``s_k = ε ξ(kε)``:
+Online SGD with one fresh batch per step, ``s_k = ε ξ(kε)``, time ``t = kε``:
 
 .. math::
 
-    w_i ← (1 − 2λ s_k) w_i + \frac{2 s_k}{b} Σ_{j ≤ b} (y_j − ŷ(x_j)) σ'(⟨w_i, x_j⟩) x_j
+    w_i ← (1 − 2λ s_k) w_i + \frac{2 s_k}{b} Σ_{j ≤ b} e_j σ'(⟨w_i, x_j⟩) x_j
           + \sqrt{4 s_k / β}\, g_i,
 
-``g_i ~ N(0, I_d)``. The noise ``√(4 s_k/β)`` makes the invariant law ``∝ exp(−β Ψ_λ)``,
-matching the distributional dynamics ``∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + (2ξ/β) Δρ``.
-Initial weights ``w_i ~ N(0, κ²/d I_d)`` (so ``‖w_i‖ ≈ κ``).
+``g_i ~ N(0, I_d)``, with ``e_j = y_j − ŷ(x_j)`` for the square loss ``(y − ŷ)²`` and
+``e_j = ½ y_j σ_log(−y_j ŷ(x_j))`` (``σ_log(u) = 1/(1 + e^{−u})``) for the logistic loss
+``ℓ(y ŷ) = log(1 + e^{−y ŷ})``: either way the data part of the step is
+``−s_k N ∇_{w_i} ℓ`` of the sample. The noise ``√(4 s_k/β)`` makes the invariant law
+``∝ exp(−β Ψ_λ)``, matching the distributional dynamics
+``∂_t ρ = 2ξ ∇·(ρ ∇Ψ_λ) + (2ξ/β) Δρ`` with ``Ψ = ½ δL/δρ`` (``L`` the population loss;
+square loss: ``Ψ = V + ∫U dρ``). Initial weights ``w_i ~ N(0, κ²/d I_d)`` (so
+``‖w_i‖ ≈ κ``).
 """
 
 from __future__ import annotations
@@ -21,13 +26,19 @@ import math
 import numpy as np
 
 from ...activations import get_activation
+from ...losses import check_loss
 from ...results import SGDResult
 from ...solvers.particles.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
 from ...solvers.particles.params import validate_parameters, validate_seeds
 from ...solvers.particles.runner import Checkpointing, spawn_generators
 from ...solvers.particles.schedule import StepSizes, default_chunk_steps, recording_steps
 from ...solvers.particles.summaries import assemble_result, check_edges, run_and_assemble, run_attrs
-from .population_risk import gaussian_classes_risk
+from .population_risk import (
+    HELD_OUT_POINTS,
+    HELD_OUT_SEED,
+    HeldOutSample,
+    gaussian_classes_risk,
+)
 
 __all__ = ["gaussian_initial_weights", "gaussian_run_generators", "simulate_gaussians"]
 
@@ -46,8 +57,11 @@ class _GaussianClasses:
     """Problem definition for :func:`reducedpde.solvers.particles.runner.run_ensemble`."""
 
     def __init__(self, N, d, delta, kappa, activation, lam, beta, batch, step_sizes,
-                 rounds=None):
+                 rounds=None, loss="square", held_out=None):
         self.N, self.d, self.delta, self.kappa = N, d, delta, kappa
+        self.loss = loss
+        #: HeldOutSample of the logistic loss and classification error, or None
+        self.held_out = held_out
         self.activation = activation
         self.lam, self.beta, self.batch = lam, beta, batch
         self.step_sizes = step_sizes
@@ -68,6 +82,7 @@ class _GaussianClasses:
             lam=self.lam,
             beta=self.beta,
             delta=self.delta,
+            loss=self.loss,
         )
 
     def advance(self, run, k0, n):
@@ -81,10 +96,13 @@ class _GaussianClasses:
 
     def observe(self, run):
         norms = np.linalg.norm(run.W, axis=1)
-        return {
+        out = {
             "risk": gaussian_classes_risk(run.W, self.activation, self.delta),
             "mean_norm": norms.mean(),
         }
+        if self.held_out is not None:
+            out.update(self.held_out.metrics(run.W, self.activation, self.delta))
+        return out
 
     def snapshot(self, run):
         return {"norm": np.linalg.norm(run.W, axis=1)}
@@ -121,12 +139,16 @@ def simulate_gaussians(
     chunk_steps: int | None = None,
     checkpointing: Checkpointing | None = None,
     anneal: dict | None = None,
+    loss: str = "square",
+    held_out: int = HELD_OUT_POINTS,
 ) -> SGDResult:
     r"""Online SGD of ``N`` neurons on the isotropic Gaussian classes, one run per seed.
 
-    Update (one step, batch ``b``, ``s_k = ε ξ(kε)``):
-    ``w_i ← (1 − 2λ s_k) w_i + (2 s_k/b) Σ_j (y_j − ŷ(x_j)) σ'(⟨w_i, x_j⟩) x_j
-    + √(4 s_k/β) g_i``.
+    Update (one step, batch ``b``, ``s_k = ε ξ(kε)``, time ``t = kε``):
+    ``w_i ← (1 − 2λ s_k) w_i + (2 s_k/b) Σ_j e_j σ'(⟨w_i, x_j⟩) x_j + √(4 s_k/β) g_i``
+    with ``e_j = y_j − ŷ(x_j)`` (square loss) or ``e_j = ½ y_j / (1 + e^{y_j ŷ(x_j)})``
+    (logistic loss): the data part is ``−s_k N ∇_{w_i}`` of the sample's loss
+    (``(y − ŷ)²`` or ``log(1 + e^{−y ŷ})``).
 
     Parameters
     ----------
@@ -183,13 +205,23 @@ def simulate_gaussians(
         ``β_k`` and ``λ_k``; the run lasts ``len(betas)·T`` (replacing ``t_max``), every
         round end is recorded and ``extra['beta']`` holds the β of each recording
         (that of the step leading to it).
+    loss : {"square", "logistic"}
+        The loss of the SGD step (:mod:`reducedpde.losses`).
+    held_out : int
+        Points per class of the fixed Monte-Carlo sample
+        (:class:`~.population_risk.HeldOutSample`, the same for every seed) on which the
+        population logistic loss and classification error are estimated at every recording
+        time; ``0``: not recorded.
 
     Returns
     -------
     SGDResult
         ``risk``: exact population risk (Mehler series + closed forms); ``mean_norm``:
         mean ``‖w_i‖``; ``histograms``: densities of ``‖w_i‖`` w.r.t. ``dr``;
-        ``extra['snapshot_norm']``: the norms themselves ``(n_seeds, n_s, N)``.
+        ``extra['snapshot_norm']``: the norms themselves ``(n_seeds, n_s, N)``;
+        ``extra['logistic_loss']`` and ``extra['classification_error']`` (``(n_seeds, n_t)``,
+        unless ``held_out = 0``): ``½ Σ_± E ℓ(± ŷ(x))`` and ``P(y ŷ(x) ≤ 0)`` on the
+        held-out sample. ``risk`` is the square-loss risk for either loss.
         Ctrl-C or SIGTERM stops the run between kernel calls; the times recorded so far
         are returned with ``attrs['interrupted'] = True`` (and, with ``checkpointing``,
         the state to resume from in ``.checkpoint``).
@@ -208,6 +240,9 @@ def simulate_gaussians(
         chunk_steps=chunk_steps,
     )
     seeds = validate_seeds(seeds)
+    check_loss(loss)
+    if isinstance(held_out, bool) or not isinstance(held_out, (int, np.integer)) or held_out < 0:
+        raise ValueError(f"held_out must be an integer >= 0, got {held_out!r}")
     rounds = None
     if anneal is not None:
         betas = np.asarray(anneal["betas"], dtype=float)
@@ -228,7 +263,8 @@ def simulate_gaussians(
     step_sizes.table(0, 1)  # fail early on a bad schedule
     problem = _GaussianClasses(
         N, d, float(delta), float(kappa), act, float(lam), float(beta), int(batch), step_sizes,
-        rounds=rounds,
+        rounds=rounds, loss=loss,
+        held_out=HeldOutSample(d, int(held_out)) if held_out > 0 else None,
     )
     chunk = int(chunk_steps) if chunk_steps is not None else default_chunk_steps(N * d, batch)
     attrs = {
@@ -240,12 +276,18 @@ def simulate_gaussians(
         **run_attrs(eps, n_total, lam, beta, batch, act, xi),
         "noise": "sqrt(4 s_k / beta) g",
         "risk_method": "exact (Mehler series, bivariate closed form / quadrature)",
+        "loss": loss,
+        "held_out_points": int(held_out),
+        "held_out_method": (f"Monte Carlo, {int(held_out)} fixed points per class (seed "
+                            f"{HELD_OUT_SEED}); sign(0) counts as an error"
+                            if held_out > 0 else "none"),
         "kernel": "numba",
     }
 
     def finish(record):
         result = assemble_result(
-            record, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",)
+            record, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",),
+            series_extra=("logistic_loss", "classification_error"),
         )
         if rounds is not None:
             steps = np.rint(np.asarray(result.t) / eps).astype(np.int64)

@@ -286,4 +286,5 @@ class GaussiansReduction(Reduction):
             seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])), record_times=times,
             hist_edges=self.histogram_edges(), snapshot_times=snapshot_times,
             keep_weights=keep_weights, progress=progress, checkpointing=checkpointing,
+            loss=cfg.get("loss", "square"), held_out=int(cfg.get("held_out", 10_000)),
         )

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...losses import logistic_loss, logistic_loss_derivative
+
 __all__ = [
     "PRIORS",
     "drift_numpy",
@@ -53,17 +55,6 @@ def prior_coefficient(lam: float, lam_prime: float, prior: str) -> float:
     if prior == "fixed":
         return lam_prime
     raise ValueError(f"parameter 'prior' must be one of {', '.join(PRIORS)}, got {prior!r}")
-
-
-def logistic_loss(m):
-    """``ℓ(m) = log(1 + e^{−m})``, evaluated without overflow."""
-    return np.logaddexp(0.0, -np.asarray(m, dtype=np.float64))
-
-
-def logistic_loss_derivative(m):
-    """``ℓ'(m) = −1 / (1 + e^{m})``, evaluated without overflow."""
-    m = np.asarray(m, dtype=np.float64)
-    return -np.exp(-np.logaddexp(0.0, m))
 
 
 def network_output(X: np.ndarray, z: np.ndarray, Rbar: float) -> np.ndarray:

@@ -5,14 +5,18 @@ second layer). One step with the batch ``(x_j, y_j)_{j ≤ b}`` and step size ``
 
 .. math::
 
-    e_j &= y_j − ŷ(x_j), \\
+    e_j &= −\tfrac12 ∂_f ℓ(y_j, ŷ(x_j)), \\
     w_i &← (1 − 2λ s^w_k) w_i + \frac{2 s^w_k}{b} Σ_j e_j a_i σ'(⟨w_i, x_j⟩) x_j
           + \sqrt{4 s^w_k / β}\, g_i, \\
     a_i &← (1 − 2λ s^a_k) a_i + \frac{2 s^a_k}{b} Σ_j e_j σ(⟨w_i, x_j⟩)
           + \sqrt{4 s^a_k / β}\, g'_i,
 
 with ``s^w_k = ξ_w s_k``, ``s^a_k = ξ_a s_k`` and independent standard Gaussians ``g, g'``
-(``β = ∞``: no noise). All neurons use the pre-update parameters of the step.
+(``β = ∞``: no noise). All neurons use the pre-update parameters of the step. The loss
+``ℓ`` (:mod:`reducedpde.losses`) is the square loss ``(y − f)²``, for which
+``e_j = y_j − ŷ(x_j)``, or the logistic loss ``log(1 + e^{−y f})`` of labels ``±1``, for which
+``e_j = ½ y_j σ_log(−y_j ŷ(x_j))``: in both cases the step is
+``θ_i ← θ_i − s_k N ∇_{θ_i} ℓ`` (plus decay and noise).
 
 Memory traffic: the update of neuron ``i`` and its pre-activations for the *next* batch are
 computed in the same visit of the row ``w_i`` (the next batch is drawn before the update), so
@@ -45,6 +49,7 @@ import numba
 import numpy as np
 
 from ...activations import CODE_PIECEWISE_LINEAR, activation_derivative, activation_value
+from ...losses import LOSS_SQUARE, check_loss, logistic_residual
 from .rowops import dot, row_step, row_step_noisy
 
 __all__ = [
@@ -178,6 +183,7 @@ def sgd_block(
     lam,
     inv_beta,
     train_a,
+    loss,
     code,
     params,
     sampler,
@@ -210,6 +216,8 @@ def sgd_block(
         Learning-rate factors, weight decay ``λ`` and ``1/β`` (0 for no noise).
     train_a : bool
         Whether the second layer is updated.
+    loss : int
+        ``LOSS_SQUARE`` or ``LOSS_LOGISTIC`` (:mod:`reducedpde.losses`).
     code, params :
         Activation, from ``Activation.numba_spec()``.
     sampler, delta, Zb, Yb, rng_x :
@@ -243,10 +251,13 @@ def sgd_block(
         prefetch = step + 1 < n
         sw = steps[step] * xi_w
         sa = steps[step] * xi_a
-        # σ, σ' of the batch, then the residuals e_j (times 2/b)
+        # σ, σ' of the batch, then the residuals e_j (times 2/b): −∂_f ℓ / b
         for j in range(b):
             _activations(code, params, offset, left, knots, jumps, H[j], S[j], D[j])
-            E[j] = (2.0 / b) * (Y[j] - dot(S, j, A) * inv_n)
+            if loss == LOSS_SQUARE:
+                E[j] = (2.0 / b) * (Y[j] - dot(S, j, A) * inv_n)
+            else:
+                E[j] = logistic_residual(Y[j], dot(S, j, A) * inv_n) / b
         if prefetch:
             draw_batch(sampler, rng_x, delta, Zb, Yb, offset_z, Xn, Yn)
             offset_z += b
@@ -343,6 +354,8 @@ class KernelState:
         Data and noise streams.
     batch : int
     lam, beta, xi_a, xi_w, delta : float
+    loss : {"square", "logistic"}
+        The loss of the step (:mod:`reducedpde.losses`; default square).
     """
 
     def __init__(
@@ -360,7 +373,9 @@ class KernelState:
         xi_a=1.0,
         xi_w=1.0,
         delta=0.0,
+        loss="square",
     ):
+        self.loss = check_loss(loss)
         self.W = np.array(W, dtype=np.float64, order="C", copy=True)
         N, d = self.W.shape
         self.train_a = A is not None and xi_a > 0
@@ -421,6 +436,7 @@ class KernelState:
             self.lam,
             self.inv_beta,
             self.train_a,
+            self.loss,
             self.code,
             self.params,
             self.sampler,
