@@ -29,7 +29,7 @@ class GaussiansReduction(Reduction):
     name = "gaussians"
     parameters = GAUSSIANS_PARAMETERS
     checks = (gaussians_checks,)
-    summaries = ()
+    summaries = ("logistic_loss", "classification_error")
 
     def initial_law(self, initial_density=None) -> str:
         if initial_density is not None:
@@ -55,6 +55,40 @@ class GaussiansReduction(Reduction):
                 beta=cfg["beta"], r_bound=cfg["r_max"], kernel_tol=cfg["kernel_tol"],
             )
         return self._reduced
+
+    def classifier(self):
+        """The :class:`~.classification.RadialClassifier` of the config (built once): the
+        population logistic loss, classification error and logistic velocity of radial
+        laws."""
+        if not hasattr(self, "_classifier"):
+            from ...activations import get_activation
+            from .classification import RadialClassifier
+
+            cfg = self.config
+            self._classifier = RadialClassifier(get_activation(cfg["activation"]),
+                                                cfg["delta"], cfg["d"])
+        return self._classifier
+
+    def pde_hooks(self, grid, observe: bool = True) -> dict:
+        """Keyword arguments of :func:`~reducedpde.solvers.fv.radial.solve_radial` for the
+        loss: the logistic velocity field (``loss = logistic``) and the per-output-time
+        metrics (``logistic_loss``, ``classification_error``; logistic runs add
+        ``objective``), built on ``grid``."""
+        from .classification import LogisticTransportField, RadialClassificationObserver
+
+        cfg = self.config
+        hooks = {}
+        K = None
+        if cfg.get("loss", "square") == "logistic":
+            field = LogisticTransportField(self.classifier(), grid.centres, grid.edges,
+                                           lam=cfg["lam"])
+            hooks["velocity_field"] = field
+            K = field.K
+        if observe:
+            hooks["observe"] = RadialClassificationObserver(
+                self.classifier(), grid.centres, lam=cfg["lam"],
+                loss=cfg.get("loss", "square"), output_matrix=K)
+        return hooks
 
     def population_risk(self, weights, second_layer=None) -> float:
         """Exact risk of ``ŷ(x) = (1/N) Σ σ(⟨w_i, x⟩)`` (closed-form pair expectations)."""
@@ -114,6 +148,11 @@ class GaussiansReduction(Reduction):
 
     # -- solvers -----------------------------------------------------------------------
     def check_pde_options(self, *, xi=None, initial_density=None, resume=None) -> None:
+        if self.config.get("loss", "square") == "logistic" and not math.isinf(
+                self.config["beta"]):
+            raise ValueError("parameter 'beta' must be inf for the PDE with loss='logistic' "
+                             "(the logistic radial velocity is implemented for the noiseless "
+                             "equation; noisy logistic SGD runs with `reducedpde sgd`)")
         if resume is not None and initial_density is not None:
             raise ValueError("resume: pass no initial_density (the state comes from the file)")
         if math.isinf(self.config["d"]) and initial_density is not None:
@@ -155,7 +194,7 @@ class GaussiansReduction(Reduction):
             self.reduced_model(), grid, masses, times, snapshot_times=snapshot_times, xi=xi,
             cfl=cfg["cfl"], limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
             stepper=cfg["stepper"], min_resolved_cells=cfg["min_resolved_cells"],
-            progress=progress, checkpointing=checkpointing,
+            progress=progress, checkpointing=checkpointing, **self.pde_hooks(grid),
         )
         if cfg["error_estimate"] == "companion" and not pde.attrs.get("interrupted"):
             self._companion_error_estimate(pde, times, snapshot_times, xi, initial_density)
@@ -197,6 +236,7 @@ class GaussiansReduction(Reduction):
                 times, snapshot_times=snapshot_times, xi=xi, cfl=cfg["cfl"],
                 limiter_theta=cfg["limiter_theta"], step_tol=cfg["step_tol"],
                 stepper=cfg["stepper"], min_resolved_cells=0.0, progress=False,
+                **companion.pde_hooks(grid, observe=False),
             )
         except SolverError as exc:
             pde.attrs["risk_error_estimate_failure"] = f"companion grid: {exc}"
@@ -230,8 +270,16 @@ class GaussiansReduction(Reduction):
         start = _time.perf_counter()
         weights = np.ones(1)
         stats: dict = {}
-        radius = solve_radial_particles(model, np.array([cfg["kappa"]]), weights,
-                                        time_change(times, xi), stats=stats)[:, 0]
+        logistic = cfg.get("loss", "square") == "logistic"
+        if logistic:
+            from .classification import point_mass_logistic_radius
+
+            radius = point_mass_logistic_radius(self.classifier(), cfg["kappa"],
+                                                time_change(times, xi), lam=cfg["lam"])
+            stats["n_rhs"] = 0
+        else:
+            radius = solve_radial_particles(model, np.array([cfg["kappa"]]), weights,
+                                            time_change(times, xi), stats=stats)[:, 0]
         wall = _time.perf_counter() - start
         if np.any(radius >= grid.edges[-1]):
             raise ValueError(f"parameter 'r_max' must exceed the radius reached by the point "
@@ -243,18 +291,24 @@ class GaussiansReduction(Reduction):
             cell = min(int(np.searchsorted(grid.edges, r, side="right")) - 1, grid.n_cells - 1)
             densities[k, cell] = 1.0 / grid.widths[cell]
         free_energy = 0.5 * risk + 0.5 * cfg["lam"] * radius**2
+        from .classification import point_mass_metrics
+
+        rows = [point_mass_metrics(self.classifier(), r, lam=cfg["lam"],
+                                   loss=cfg.get("loss", "square")) for r in radius]
+        extra = {"free_energy": free_energy}
+        extra.update({key: np.array([row[key] for row in rows]) for key in rows[0]})
         attrs = {
             "solver": "lagrangian-point-mass", "n_atoms": 1, "n_rhs": stats["n_rhs"],
             "n_cells": grid.n_cells,
             "r_max": float(grid.edges[-1]), "kernel_rank": int(model.kernel.weights.size),
             "kernel_tail_bound": float(model.kernel.tail_bound), "n_steps": 0,
             "dt_policy": "DOP853, rtol 1e-10, atol 1e-12 (one atom)", "wall_time_s": wall,
+            "loss": cfg.get("loss", "square"),
             "interrupted": False,
         }
         return PDEResult(t=np.asarray(times, float), risk=risk, mean_norm=radius,
                          snapshot_times=np.asarray(snapshot_times, float), densities=densities,
-                         grid_edges=grid.edges.copy(), attrs=attrs,
-                         extra={"free_energy": free_energy})
+                         grid_edges=grid.edges.copy(), attrs=attrs, extra=extra)
 
     def run_particles(self, times, snapshot_times, *, xi=None, progress=True,
                       keep_weights=False, checkpointing=None):

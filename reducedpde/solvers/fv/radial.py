@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.integrate import quad
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ...checkpointing import Checkpointing, deferred_interrupts
@@ -163,6 +164,8 @@ def solve_radial(
     min_resolved_cells: float = 5.0,
     progress: bool = True,
     checkpointing: Checkpointing | None = None,
+    velocity_field: Callable | None = None,
+    observe: Callable | None = None,
 ) -> PDEResult:
     r"""Integrate the radial equation and record the risk, mean norm and densities.
 
@@ -210,12 +213,23 @@ def solve_radial(
         Checkpoints at output times (every ``every_s`` seconds and when stopped by a
         signal) handed to ``checkpointing.save(state, partial result)``, and resumption
         from ``checkpointing.resume``.
+    velocity_field : callable, optional
+        Noiseless runs only: a drift that is not the gradient of the low-rank ``ψ_λ``.
+        ``velocity_field(masses, out)`` writes the edge velocities ``u`` of
+        ``∂_τ ρ̄ + ∂_r(u ρ̄) = 0`` (``τ = ∫ξ``; outer edges 0) into ``out`` (``M + 1``) and
+        returns ``max |u|``; the masses are advanced by the same SSP-RK3 / MUSCL scheme
+        (:func:`~reducedpde.solvers.fv.steppers.integrate_transport_field`). ``risk``,
+        ``free_energy`` are still those of the model's low-rank quadratic risk.
+    observe : callable, optional
+        ``observe(masses) -> {name: float}`` at every output time; each name becomes an
+        ``extra`` series (checkpointed with the others).
 
     Returns
     -------
     PDEResult
         ``extra['free_energy']`` holds ``F`` at the output times; noisy runs add
-        ``extra['gibbs_gap']``, the certificate ``β⁻¹ KL(m ‖ p(m))`` ≥ ``F − min F``.
+        ``extra['gibbs_gap']``, the certificate ``β⁻¹ KL(m ‖ p(m))`` ≥ ``F − min F``;
+        ``observe`` adds its series.
 
     Ctrl-C or SIGTERM stops the run at the next output time: the result holds the output
     times completed so far, ``attrs['interrupted'] = True`` and, with ``checkpointing``,
@@ -260,8 +274,15 @@ def solve_radial(
     gibbs_gap = np.full(n_t, np.nan) if model.noisy else None
     densities = np.full((snapshot_times.size, grid.n_cells), np.nan)
     snap_of = {int(i): k for k, i in enumerate(snap_index)}
+    observed: dict[str, np.ndarray] = {}
+    if velocity_field is not None and model.noisy:
+        raise ValueError("velocity_field: only noiseless runs (beta = inf) take a velocity "
+                         "field")
 
     def record(i):
+        if observe is not None:
+            for key, value in observe(masses).items():
+                observed.setdefault(key, np.full(n_t, np.nan))[i] = value
         risk[i] = disc.risk(masses)
         mean_norm[i] = masses @ grid.centres
         free_energy[i] = disc.free_energy(masses)
@@ -287,6 +308,8 @@ def solve_radial(
             else f"SSP-RK3, dt = {cfl:g} min_f h_f / |u_f|, limiter theta = {limiter_theta:g}"
         ),
     }
+    if velocity_field is not None:
+        attrs["velocity"] = "velocity_field callback (not the low-rank gradient)"
     start = time.perf_counter()
     ckpt = checkpointing
     wall_before = 0.0
@@ -298,6 +321,8 @@ def solve_radial(
             ckpt.resume, times, masses, risk, mean_norm, free_energy, densities)
         if gibbs_gap is not None and "gibbs_gap" in ckpt.resume:
             gibbs_gap[...] = np.asarray(ckpt.resume["gibbs_gap"], dtype=float)
+        for key, value in ckpt.resume.get("observed", {}).items():
+            observed[key] = np.array(value, dtype=float)
 
     def wall():
         return wall_before + time.perf_counter() - start
@@ -305,7 +330,7 @@ def solve_radial(
     def fail(message):
         attrs.update(n_steps=total_steps, wall_time_s=wall())
         partial = _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid,
-                        attrs, gap=gibbs_gap)
+                        attrs, gap=gibbs_gap, observed=observed)
         raise SolverError(message, partial)
 
     def check_resolution(i):
@@ -320,7 +345,8 @@ def solve_radial(
         return _pack(times[:n], risk[:n], mean_norm[:n], free_energy[:n],
                      snapshot_times[keep], densities[keep], grid,
                      dict(attrs, n_steps=total_steps, wall_time_s=wall(), interrupted=True),
-                     gap=None if gibbs_gap is None else gibbs_gap[:n])
+                     gap=None if gibbs_gap is None else gibbs_gap[:n],
+                     observed={key: v[:n] for key, v in observed.items()})
 
     last_save = time.monotonic()
     latest = None
@@ -335,6 +361,8 @@ def solve_radial(
         }
         if gibbs_gap is not None:
             latest["gibbs_gap"] = gibbs_gap.copy()
+        if observed:
+            latest["observed"] = {key: v.copy() for key, v in observed.items()}
         if ckpt.save is not None:
             partial = truncated(recorded)
             partial.checkpoint = latest
@@ -354,7 +382,14 @@ def solve_radial(
                 if stop.requested:
                     stopped = True
                     break
-                if noisy:
+                if velocity_field is not None:
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        t_reached, steps, status = steppers.integrate_transport_field(
+                            masses, grid.widths, grid.centres, velocity_field, taus[i - 1],
+                            taus[i], cfl, limiter_theta, max_steps - total_steps,
+                            boundary_tol,
+                        )
+                elif noisy:
                     t_reached, steps, status, dt_next = drift_diffusion(
                         masses, grid.widths, grid.centres, disc.features, disc.weights,
                         disc.potential, disc.entropic, model.beta, MOBILITY, taus[i - 1],
@@ -392,7 +427,7 @@ def solve_radial(
         return result
     attrs.update(interrupted=False, n_steps=total_steps, wall_time_s=wall())
     return _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs,
-                 gap=gibbs_gap)
+                 gap=gibbs_gap, observed=observed)
 
 
 def _restore(state, times, masses, risk, mean_norm, free_energy, densities):
@@ -413,10 +448,11 @@ def _restore(state, times, masses, risk, mean_norm, free_energy, densities):
 
 
 def _pack(times, risk, mean_norm, free_energy, snapshot_times, densities, grid, attrs,
-          gap=None):
+          gap=None, observed=None):
     extra = {"free_energy": free_energy}
     if gap is not None:
         extra["gibbs_gap"] = gap
+    extra.update(observed or {})
     return PDEResult(
         t=times,
         risk=risk,

@@ -72,6 +72,7 @@ __all__ = [
     "face_velocity",
     "integrate_drift_diffusion",
     "integrate_transport",
+    "integrate_transport_field",
 ]
 
 
@@ -215,6 +216,61 @@ def integrate_transport(masses, widths, centres, features, feature_derivatives, 
         feature_derivatives, weights, base_derivative, mobility, t_start, t_end, cfl, theta,
         max_steps, boundary_tol,
     )
+
+
+def integrate_transport_field(masses, widths, centres, velocity, t_start, t_end, cfl, theta,
+                              max_steps, boundary_tol):
+    """Advance ``∂_t ρ + ∂_r(u[ρ] ρ) = 0`` from ``t_start`` to ``t_end`` in place, for any
+    edge velocity ``u[ρ]``: the SSP-RK3 / MUSCL scheme of :func:`integrate_transport`
+    (the same compiled fluxes and CFL rule), with the velocity from a callback.
+
+    Parameters
+    ----------
+    masses, widths, centres : float64[M]
+    velocity : callable
+        ``velocity(masses, out)`` writes the ``M + 1`` edge velocities (outer ones 0) into
+        ``out`` and returns ``max |u|``.
+    t_start, t_end, cfl, theta, max_steps, boundary_tol :
+        As for :func:`integrate_transport`.
+
+    Returns
+    -------
+    t_reached : float
+    n_steps : int
+    status : int
+    """
+    widths = np.asarray(widths, dtype=np.float64)
+    n = masses.size
+    factors = grid_factors(widths, centres)
+    face_scale = np.empty(n + 1)
+    face_scale[0] = face_scale[-1] = cfl * widths.min()
+    face_scale[1:-1] = cfl * np.minimum(widths[:-1], widths[1:])
+    m1, m2, rate = np.empty(n), np.empty(n), np.empty(n)
+    left, right = np.empty(n), np.empty(n)
+    u = np.empty(n + 1)
+    t = t_start
+    steps = 0
+    while t < t_end:
+        if steps >= max_steps:
+            return t, steps, STATUS_MAX_STEPS
+        umax = velocity(masses, u)
+        dt = t_end - t
+        if umax > 0.0:
+            dt = min(dt, _cfl_step(face_scale, u))
+        transport_rate(masses, factors, u, theta, left, right, rate)
+        np.add(masses, dt * rate, out=m1)
+        velocity(m1, u)
+        transport_rate(m1, factors, u, theta, left, right, rate)
+        m2[:] = 0.75 * masses + 0.25 * (m1 + dt * rate)
+        velocity(m2, u)
+        transport_rate(m2, factors, u, theta, left, right, rate)
+        masses[:] = masses / 3.0 + (2.0 / 3.0) * (m2 + dt * rate)
+        t = t + dt if dt < t_end - t else t_end
+        steps += 1
+        status = _check_state(masses, boundary_tol)
+        if status != STATUS_OK:
+            return t, steps, status
+    return t, steps, STATUS_OK
 
 
 @numba.njit(cache=True)
