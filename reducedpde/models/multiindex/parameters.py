@@ -76,12 +76,23 @@ MULTIINDEX_PARAMETERS = parameter_table(
     # PDE numerics (Lagrangian solver)
     Param("atoms_a", "int", 8, "Gauss nodes of the initial law of a (1 if a_law=point)",
           low=1, high=1e4),
-    Param("atoms_s", "int", 8, "Gauss–Hermite nodes per s coordinate (init=gaussian)",
+    Param("atoms_s", "int", 8, "nodes per s coordinate of the initial law (init=gaussian)",
           low=1, high=1e3),
+    Param("s_rule", "str", "gauss-hermite",
+          "rule for s ~ N(0, κ²/d) per coordinate: Gauss–Hermite, or panels (composite "
+          "Gauss–Legendre, equal panels of s_order nodes on ±8 standard deviations)",
+          choices=("gauss-hermite", "panels")),
+    Param("s_order", "int", 3, "s_rule=panels: Gauss–Legendre nodes per panel", low=1,
+          high=20),
     Param("atoms_r", "int", 4, "generalised Gauss–Laguerre nodes in r (init=gaussian)",
           low=1, high=1e3),
-    Param("latent_nodes", "int", 0, "Gauss–Hermite nodes per latent dimension (0: default)",
-          low=0, high=1e4),
+    Param("latent_nodes", "int", 0, "nodes per latent dimension (0: default, 64/32/16/10 "
+          "for k = 1..4; graded: 84)", low=0, high=1e4),
+    Param("latent_rule", "str", "gauss-hermite",
+          "rule for E_z, z ~ N(0, I_k) (hypercube: exact, unused): tensor Gauss–Hermite, or "
+          "graded (composite Gauss–Legendre per coordinate, panels graded towards z = 0, "
+          "the ReLU kink of every feature when k = 1; an even number of nodes)",
+          choices=("gauss-hermite", "graded")),
     Param("method", "str", "DOP853", "ODE integrator of the Lagrangian solver",
           choices=_SOLVER_METHODS),
     Param("rtol", "float", 1e-8, "relative tolerance of the ODE integrator", low=0,
@@ -150,6 +161,9 @@ def multiindex_checks(cfg: dict) -> str | None:
     if not math.isinf(cfg["beta"]) and cfg["solver"] != "fv":
         return (f"parameter 'beta' must be inf for solver={cfg['solver']!r} (Lagrangian atoms "
                 f"are deterministic; noisy runs need solver='fv'), got {cfg['beta']:g}")
+    if cfg["latent_rule"] == "graded" and cfg["latent_nodes"] % 2:
+        return (f"parameter 'latent_nodes' must be even for latent_rule='graded', "
+                f"got {cfg['latent_nodes']}")
     count = multiindex_atom_count(cfg)
     if cfg["solver"] == "lagrangian" and count > MAX_ATOMS:
         return (f"parameters 'atoms_a', 'atoms_s', 'atoms_r' give {count} atoms "
