@@ -109,15 +109,15 @@ SCENARIOS = {
             "multiindex",
             "Single-index model, Gaussian inputs, k = 1, φ = He_1 + He_2/2, ReLU, d = 20, "
             "N = 200, ε = 5e-5 (ε·d = 1e-3), a_0 = 0, w ~ N(0, I/d), t ≤ 10: PDE and SGD "
-            "in well under a minute on one core. PDE: 96 × 3 atoms (s on 32 Gauss–Legendre "
+            "in well under a minute on one core. PDE: 72 × 2 atoms (s on 24 Gauss–Legendre "
             "panels of ±8 sd, r Gauss–Laguerre), E_z on 84 nodes graded towards the ReLU "
-            "kink; twice the resolution moves the risk curve by < 1e-3.",
+            "kink, rtol 1e-7; twice the resolution moves the risk curve by < 1e-3.",
             "reduced (a, s, r) mean-field dynamics, docs/multiindex.md; small check case",
             {"inputs": "gaussian", "k": 1, "d": 20, "target": "single-index",
              "activation": "relu", "kappa": 1.0, "a_law": "point", "a_init": 0.0,
              "t_max": 10.0, "t_min": 1e-2, "n_times": 40, "n_snapshots": 5, "N": 200,
-             "eps": 5e-5, "seeds": 2, "atoms_s": 96, "s_rule": "panels", "atoms_r": 3,
-             "latent_rule": "graded", "r_max": 8.0},
+             "eps": 5e-5, "seeds": 2, "atoms_s": 72, "s_rule": "panels", "atoms_r": 2,
+             "latent_rule": "graded", "rtol": 1e-7, "r_max": 8.0},
         ),
         Scenario(
             "bmz23",

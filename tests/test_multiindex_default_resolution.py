@@ -4,21 +4,36 @@ Criterion (as for the radial scenarios, ``tests/test_default_resolution.py``): t
 resolution changes the default risk curve by less than 0.1%, relative, at every output
 time. "Twice the resolution" doubles every discretisation count of the run: the atoms of
 the initial law in ``a``, ``s`` and ``r`` and the latent nodes of ``E_z`` (Gaussian inputs,
-free model). The ODE tolerance is not the limit: ``rtol`` 1e-10 instead of 1e-8 moves the
-single-index curve by 2e-9 and the staircase curve by 7e-9.
+free model). The ODE tolerance is not the limit: ``rtol`` 1e-10 instead of the former 1e-8
+moves the single-index curve by 2e-9 and the staircase curve by 7e-9.
 
 Measured (max over output times of |R − R_2×|/R_2×):
 
 * ``single-index-quick``: 1.5e-2 with the former 16 Gauss–Hermite × 4 atoms and 64
   Gauss–Hermite latent nodes; two causes of equal size. (1) The ReLU kink layer of every
   feature ``σ_r(s z)`` sits at ``z = 0`` with width ``r/|s|`` (down to 0.02):
-  Gauss–Hermite in ``z`` converges slowly (64 → 128 nodes: 1.7e-2); the graded rule
-  (84 nodes) is within 9e-5 of a converged one. (2) The flow map ``s_0 ↦ (a, s, r)_t``
-  is steep near the separatrix ``s_0 ≈ 0`` and grows with ``|s_0|``; Gauss–Hermite in
-  ``s_0`` converges algebraically (128 nodes: 1.6e-3), equal Gauss–Legendre panels on
-  ±8 sd do not (96 nodes: 8e-5). Default now: 96 panel nodes × 3 Gauss–Laguerre nodes in
-  ``r``, 84 graded latent nodes: 1.9e-4; run time 1.6× the former default
-  (``benchmarks/bench_multiindex_default_resolution.py``).
+  Gauss–Hermite in ``z`` converges slowly (64, 128, 200 nodes: 1.7e-2, 3.4e-3, 7e-4 from
+  256); the graded rule (84 nodes) is within 9e-5 of a converged one. (2) The flow map
+  ``s_0 ↦ (a, s, r)_t`` is steep near the separatrix ``s_0 ≈ 0`` and grows with
+  ``|s_0|``; Gauss–Hermite in ``s_0`` converges algebraically (128 nodes: 1.6e-3),
+  equal Gauss–Legendre panels on ±8 sd do not (96 nodes: 8e-5). Default now: 72 panel
+  nodes × 2 Gauss–Laguerre nodes in ``r``, 84 graded latent nodes, ``rtol`` 1e-7 (7e-8
+  from ``rtol`` 1e-10): 2.8e-4; run time 1.4× the former default, best of 3
+  (``python -m benchmarks.bench_multiindex_default_resolution``).
+* ``staircase`` (unchanged, not converged): 32 and 64 Gauss–Legendre atoms in ``a`` differ
+  from 128 by 1.2e-1 and 1.2e-1 relative (32 vs 64: 1.3e-1), at the end, where the risk
+  falls from 0.55 to 0.02 (t ≥ 35); up to t = 10 the curves agree to 5e-4. Some atoms reach
+  ``r ≈ 0`` (1e-3), where the velocity is cut (``r ≥ 0``), and the flow map
+  ``a_0 ↦ (a, s, r)_t`` develops jumps between neighbouring atoms (largest jump of ``a_t``
+  between neighbours 10× the median at t = 60), so Gauss–Legendre in ``a_0`` converges
+  neither fast nor monotonically; doubling the atoms costs 2–4× the run time. Left open.
+* ``bmz23`` (unchanged, not converged): 10, 20, 40, 80 Gauss–Hermite atoms in ``s`` against
+  160: 7.1e-1, 4.4e-1, 2.8e-1, 1.9e-1 (about n^{-1/2}), the largest errors where the risk
+  is small (1e-3 … 3e-5 at t ≥ 0.3; before t ≈ 0.03 the curves agree). The plateaus of
+  the fast-second-layer model need distinct overlaps and their escape times depend on the
+  tails of s ~ N(0, 1e-4); run time grows faster than n² (LSODA on the dense M × M
+  kernel: 2.5 s at 10 atoms, 146 s at 80). No resolution within 2× of today's run time
+  reaches 1e-3; left open.
 """
 
 import numpy as np
@@ -49,7 +64,7 @@ def max_relative_change(scenario, params=None):
 
 
 def test_doubled_resolution_doubles_every_count():
-    assert doubled("single-index-quick") == {"atoms_s": 192, "atoms_r": 6,
+    assert doubled("single-index-quick") == {"atoms_s": 144, "atoms_r": 4,
                                              "latent_nodes": 168}
     assert doubled("staircase") == {"atoms_a": 64}
     assert doubled("bmz23") == {"atoms_s": 20, "atoms_r": 2}
@@ -57,6 +72,20 @@ def test_doubled_resolution_doubles_every_count():
 
 def test_single_index_quick_default_is_converged_to_0_1_percent():
     assert max_relative_change("single-index-quick") < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="staircase: Gauss-Legendre atoms in a converge "
+                   "neither fast nor monotonically after t = 17 (module docstring)")
+def test_staircase_default_is_converged_to_0_1_percent():
+    assert max_relative_change("staircase") < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="bmz23: Gauss-Hermite atoms in s converge like "
+                   "n^-1/2 (module docstring)")
+def test_bmz23_default_is_converged_to_0_1_percent():
+    assert max_relative_change("bmz23") < 1e-3
 
 
 def test_graded_latent_rule_is_a_normalised_symmetric_rule():
