@@ -16,7 +16,7 @@ from reducedpde import api
 from reducedpde.solvers.fv.grid import Grid1D
 
 CASES = [
-    ("gaussians-quick", {}),
+    ("gaussians-quick", {"correction": "none"}),
     ("gaussians-noisy", {}),
     pytest.param("gaussians-fig4", {"kappa": 0.1}, marks=pytest.mark.slow),
     pytest.param("gaussians-fig4", {"kappa": 0.4}, marks=pytest.mark.slow),
@@ -37,9 +37,9 @@ def test_halving_the_cell_width_changes_the_default_curve_by_less_than_0_1_perce
 
 
 def test_the_error_estimate_bounds_the_error_of_the_quick_default():
-    default = _risk("gaussians-quick", {})
+    default = _risk("gaussians-quick", {"correction": "none"})
     reference = _risk("gaussians-quick", {"cells": 4 * default.attrs["n_cells"],
-                                          "error_estimate": "none"})
+                                          "error_estimate": "none", "correction": "none"})
     error = np.max(np.abs(default.risk - reference.risk))
     estimate = default.attrs["risk_error_estimate"]
     assert estimate.__class__ is float and estimate == np.max(default.extra[

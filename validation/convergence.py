@@ -1,112 +1,166 @@
-"""PDE vs SGD discrepancy as the number of neurons N grows (fixed small ε).
+"""Raw and corrected PDE predictions against finite networks, as N grows and as ε shrinks.
 
-The MMN18 bound predicts a discrepancy of order √(max(1/N, ε)) as long as 1/N ≫ ε. For each
-N this runs `reducedpde validate` on the ``gaussians-quick`` physics (d = 40, κ = 0.4) up to
-``t_max`` and records, per SGD run (one seed) and then averaged over seeds:
+On the ``gaussians-quick`` physics (d = 40, Δ = 0.5, κ = 0.4, t ≤ 5):
 
-* ``risk``      — sup_t |R_seed(t) − R_PDE(t)|;
-* ``mean_norm`` — sup_t |mean_i ‖w_i‖ − ∫ r dρ̄_t|;
-* ``w1``        — max over snapshot times of W1(empirical law of the N norms, ρ̄_t);
+* **versus N** (``ε → 0``): the finite-N gradient flow (``particle_dynamics=flow``, SGD's
+  ``ε → 0`` limit at fixed N, docs/gradient_flow.md) for N = 100 … 800 against the
+  mean-field PDE (raw) and the ``O(1/N)`` prediction (``correction=full``,
+  docs/corrections.md). Without step-size effects the raw gap should fall like ``1/N``
+  and the corrected one like ``1/N²``;
+* **versus ε** (N = 200): SGD at ε = 2e-5 … 2.5e-6 against the flow of the same initial
+  neurons (the finite-ε part alone, expected ``∝ ε``), and against both predictions.
 
-and ``risk_ensemble`` = sup_t |mean over seeds of R(t) − R_PDE(t)| (fluctuations averaged
-out, leaving the biases). Log-log slopes in N are fitted to each.
+Discrepancy: ``sup_t |mean over seeds of R(t) − R_pred(t)|`` over the output times with
+``t ≥ 0.5`` (earlier times, where the risk is of order one, are dominated by the
+seed-to-seed noise of the initial risk), with the standard error of the seed mean at the
+worst time; also the signed gaps at t = 1 and t = 5. Log-log slopes are least-squares fits.
 
 Usage::
 
-    python validation/convergence.py [--out validation/results] [--seeds 4]
-    python validation/convergence.py --from-files      # re-analyse existing result files
+    python validation/convergence.py            # about 20 minutes on one core
+    python validation/convergence.py --replot   # slopes and figure from the JSON
+
+Writes ``validation/results/convergence.json`` and ``validation/results/convergence.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
-from reducedpde import api, io
-from reducedpde.compare import wasserstein1_samples
+from reducedpde import api
+from reducedpde.atomic import atomic_path
 from reducedpde.plot import save_figure
 
-METRICS = ("risk", "mean_norm", "w1", "risk_ensemble")
+OUT = Path(__file__).resolve().parent / "results"
+SCENARIO = "gaussians-quick"
+TIMES = {"t_max": 5.0, "n_times": 16}
+SIZES = {100: 8, 200: 8, 400: 6, 800: 4}
+EPS_VALUES = (2e-5, 1e-5, 5e-6, 2.5e-6)
+EPS_SEEDS = 8
+T_FROM = 0.5
 
 
-def summarize(result) -> dict:
-    """Per-seed discrepancies of one validation result (see the module docstring)."""
-    pde, sgd = result.pde, result.sgd
-    risk_pde = np.interp(sgd.t, pde.t, pde.risk)
-    norm_pde = np.interp(sgd.t, pde.t, pde.mean_norm)
-    samples = sgd.extra["snapshot_norm"]  # (seeds, snapshots, N)
-    w1 = []
-    for seed_samples in samples:
-        per_time = []
-        for k, ts in enumerate(sgd.snapshot_times):
-            j = int(np.argmin(np.abs(pde.snapshot_times - ts)))
-            per_time.append(wasserstein1_samples(seed_samples[k], pde.grid_edges,
-                                                 pde.densities[j]))
-        w1.append(max(per_time))
-    return {
-        "N": int(result.config["N"]),
-        "risk": float(np.mean(np.abs(sgd.risk - risk_pde).max(axis=1))),
-        "mean_norm": float(np.mean(np.abs(sgd.mean_norm - norm_pde).max(axis=1))),
-        "w1": float(np.mean(w1)),
-        "risk_ensemble": float(np.abs(sgd.risk.mean(axis=0) - risk_pde).max()),
-        "tolerance": float(result.comparison.tolerance),
-        "seeds": int(sgd.risk.shape[0]),
-        "wall_time_sgd_s": float(sgd.attrs["wall_time_s"]),
-    }
+def _gap(series, t, prediction_t, prediction):
+    """Seed mean minus prediction on ``t`` (``prediction`` interpolated), and its SE."""
+    mean = series.mean(axis=0)
+    stderr = series.std(axis=0, ddof=1) / np.sqrt(series.shape[0])
+    return mean - np.interp(t, prediction_t, prediction), stderr
+
+
+def _summary(gap, stderr, t):
+    late = t >= T_FROM
+    worst = int(np.argmax(np.abs(gap) * late))
+    return {"sup": float(np.abs(gap[worst])), "stderr_at_sup": float(stderr[worst]),
+            "t_sup": float(t[worst]),
+            "gap_t1": float(gap[int(np.argmin(np.abs(t - 1.0)))]),
+            "gap_t5": float(gap[int(np.argmin(np.abs(t - 5.0)))])}
+
+
+def _slope(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="validation/results")
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--sizes", default="100,200,400,800,1600,3200")
-    parser.add_argument("--eps", type=float, default=1e-6)
-    parser.add_argument("--t-max", type=float, default=1.0)
-    parser.add_argument("--from-files", action="store_true",
-                        help="analyse convergence_N*.h5 in --out instead of running")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for n in (int(n) for n in args.sizes.split(",")):
-        path = out / f"convergence_N{n}.h5"
-        if args.from_files:
-            if not path.exists():
-                continue
-            result = io.load(path)
-        else:
-            params = {"N": n, "eps": args.eps, "t_max": args.t_max, "seeds": args.seeds,
-                      "t_min": 1e-2, "n_times": 40}
-            result = api.validate("gaussians-quick", params, progress=not args.quiet)
-            io.save(result, path)
-        rows.append(summarize(result))
-        print(rows[-1], flush=True)
-    ns = np.array([r["N"] for r in rows], float)
-    slopes = {m: float(np.polyfit(np.log(ns), np.log([r[m] for r in rows]), 1)[0])
-              for m in METRICS}
-    print("log-log slopes in N:", {m: round(v, 3) for m, v in slopes.items()})
-    (out / "convergence.json").write_text(json.dumps(
-        {"rows": rows, "slopes": slopes, "eps": args.eps, "t_max": args.t_max}, indent=2))
+    import sys
 
+    argv = sys.argv[1:] if argv is None else argv
+    if "--replot" in argv:  # slopes and figure again from the stored JSON
+        _finish(json.loads((OUT / "convergence.json").read_text()))
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    pde = api.run_pde(SCENARIO, {**TIMES, "correction": "full"}, progress=False).pde
+    raw = pde.risk
+    coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
+    results = {"scenario": SCENARIO, "times": TIMES, "t_from": T_FROM, "versus_n": {},
+               "versus_eps": {}}
+
+    for n, seeds in SIZES.items():
+        started = time.perf_counter()
+        flow = api.run_sgd(SCENARIO, {**TIMES, "N": n, "seeds": seeds,
+                                      "particle_dynamics": "flow"}, progress=False).sgd
+        corrected = raw + coefficient / n
+        row = {"seeds": seeds, "wall_time_s": time.perf_counter() - started}
+        for name, prediction in (("raw", raw), ("corrected", corrected)):
+            row[name] = _summary(*_gap(flow.risk, flow.t, pde.t, prediction), flow.t)
+        results["versus_n"][str(n)] = row
+        print(f"N = {n}: raw {row['raw']['sup']:.3e}, corrected {row['corrected']['sup']:.3e}"
+              f" (SE {row['corrected']['stderr_at_sup']:.1e}), {row['wall_time_s']:.0f} s",
+              flush=True)
+
+    n_ref = 200
+    flow = api.run_sgd(SCENARIO, {**TIMES, "N": n_ref, "seeds": EPS_SEEDS,
+                                  "particle_dynamics": "flow"}, progress=False).sgd
+    corrected = raw + coefficient / n_ref
+    for eps in EPS_VALUES:
+        started = time.perf_counter()
+        sgd = api.run_sgd(SCENARIO, {**TIMES, "N": n_ref, "seeds": EPS_SEEDS, "eps": eps},
+                          progress=False).sgd
+        flow_on = np.array([np.interp(sgd.t, flow.t, r) for r in flow.risk])
+        row = {"wall_time_s": time.perf_counter() - started,
+               "sgd_minus_flow": _summary(*_gap(sgd.risk - flow_on, sgd.t, sgd.t,
+                                                np.zeros_like(sgd.t)), sgd.t)}
+        for name, prediction in (("raw", raw), ("corrected", corrected)):
+            row[name] = _summary(*_gap(sgd.risk, sgd.t, pde.t, prediction), sgd.t)
+        results["versus_eps"][f"{eps:g}"] = row
+        print(f"eps = {eps:g}: SGD - flow {row['sgd_minus_flow']['sup']:.3e}, raw "
+              f"{row['raw']['sup']:.3e}, corrected {row['corrected']['sup']:.3e}", flush=True)
+
+    _finish(results)
+
+
+def _finish(results):
+    sizes = np.array(list(SIZES), float)
+    eps = np.array(EPS_VALUES)
+    corrected = [results["versus_n"][str(int(n))]["corrected"]["sup"] for n in sizes]
+    results["local_slopes_corrected_vs_N"] = {
+        f"{int(a)}-{int(b)}": float(np.log(y / x) / np.log(b / a))
+        for a, b, x, y in zip(sizes[:-1], sizes[1:], corrected[:-1], corrected[1:])}
+    results["slopes"] = {
+        "raw_vs_N": _slope(sizes, [results["versus_n"][str(int(n))]["raw"]["sup"]
+                                   for n in sizes]),
+        "corrected_vs_N": _slope(sizes, [results["versus_n"][str(int(n))]["corrected"]["sup"]
+                                         for n in sizes]),
+        "sgd_minus_flow_vs_eps": _slope(eps, [results["versus_eps"][f"{e:g}"]
+                                              ["sgd_minus_flow"]["sup"] for e in eps]),
+    }
+    for at in ("t1", "t5"):
+        results["slopes"][f"sgd_minus_flow_vs_eps_{at}"] = _slope(
+            eps, [abs(results["versus_eps"][f"{e:g}"]["sgd_minus_flow"][f"gap_{at}"])
+                  for e in eps])
+        results["slopes"][f"raw_vs_N_{at}"] = _slope(
+            sizes, [abs(results["versus_n"][str(int(n))]["raw"][f"gap_{at}"]) for n in sizes])
+    print("slopes:", results["slopes"])
+    with atomic_path(OUT / "convergence.json") as tmp:
+        Path(tmp).write_text(json.dumps(results, indent=2))
+    _figure(results, sizes, eps)
+
+
+def _figure(results, sizes, eps):
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(layout="constrained", figsize=(5.5, 4.2))
-    ax = fig.add_subplot()
-    labels = {"risk": "sup |ΔR| (one run)", "mean_norm": "sup |Δ mean‖w‖| (one run)",
-              "w1": "max W1 (one run)", "risk_ensemble": "sup |ΔR| (mean of runs)"}
-    for m, marker in zip(METRICS, "osD^"):
-        ax.loglog(ns, [r[m] for r in rows], marker + "-",
-                  label=f"{labels[m]}, slope {slopes[m]:.2f}")
-    ax.loglog(ns, rows[0]["w1"] * np.sqrt(ns[0] / ns), "k--", label="∝ N^(-1/2)")
-    ax.loglog(ns, rows[0]["risk_ensemble"] * ns[0] / ns, "k:", label="∝ N^(-1)")
-    ax.set_xlabel("N (neurons)")
-    ax.set_ylabel("SGD − PDE discrepancy")
-    ax.legend(fontsize=7)
-    save_figure(fig, out / "convergence.png")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, marker in (("raw", "o"), ("corrected", "s")):
+        sup = [results["versus_n"][str(int(n))][name]["sup"] for n in sizes]
+        err = [results["versus_n"][str(int(n))][name]["stderr_at_sup"] for n in sizes]
+        left.errorbar(sizes, sup, yerr=err, marker=marker, linestyle="-",
+                      label=f"{name} (slope {results['slopes'][name + '_vs_N']:.2f})")
+    left.set(xscale="log", yscale="log", xlabel="N", title="gradient flow (ε → 0)",
+             ylabel=r"sup$_{t \geq 0.5}$ |R$_N$ − R$_{pred}$|")
+    left.legend(fontsize="small")
+    for name, key, marker in (("SGD − flow", "sgd_minus_flow", "^"), ("raw", "raw", "o"),
+                              ("corrected", "corrected", "s")):
+        right.plot(eps, [results["versus_eps"][f"{e:g}"][key]["sup"] for e in eps],
+                   marker=marker, label=name)
+    right.set(xscale="log", yscale="log", xlabel="ε", title="SGD, N = 200",
+              ylabel=r"sup$_{t \geq 0.5}$ |gap|")
+    right.legend(fontsize="small",
+                 title=f"SGD − flow slope {results['slopes']['sgd_minus_flow_vs_eps']:.2f}")
+    fig.tight_layout()
+    print("wrote", save_figure(fig, OUT / "convergence.png"))
 
 
 if __name__ == "__main__":
