@@ -5,7 +5,7 @@ For each multi-index scenario the current default PDE run is timed against the f
 default (its parameters passed explicitly) in the same process, one after the other (best
 of ``repeats``), and both are compared with the run at twice the current resolution (every
 atom count and the latent nodes doubled,
-:func:`tests.test_multiindex_default_resolution.doubled`)::
+:func:`reducedpde.models.multiindex.resolution.doubled_resolution`)::
 
     python -m benchmarks.bench_multiindex_default_resolution [--repeats 3] [--quick]
 
@@ -22,7 +22,7 @@ import json
 import numpy as np
 
 from reducedpde import api, scenarios
-from reducedpde.models.multiindex.runs import build_model
+from reducedpde.models.multiindex.resolution import doubled_resolution
 
 from . import common
 
@@ -35,20 +35,9 @@ CASES = [
 ]
 
 
-def doubled(scenario: str, params: dict | None = None) -> dict:
-    """``params`` with every discretisation count of the PDE run doubled: atoms in ``a``
-    (unless a point law), ``s`` and ``r`` (init=gaussian), latent nodes (Gaussian inputs,
-    free model)."""
-    cfg = dict(scenarios.resolve(scenario, params))
-    out = dict(params or {})
-    if cfg["a_law"] != "point":
-        out["atoms_a"] = 2 * cfg["atoms_a"]
-    if cfg["init"] == "gaussian":
-        out["atoms_s"] = 2 * cfg["atoms_s"]
-        out["atoms_r"] = 2 * cfg["atoms_r"]
-    if cfg["inputs"] == "gaussian" and not cfg["spherical"]:
-        out["latent_nodes"] = 2 * build_model(cfg).latent.n_per_dim
-    return out
+def doubled(scenario, params=None):
+    """The overrides that double every discretisation count of ``scenario``'s PDE run."""
+    return doubled_resolution(scenarios.resolve(scenario, params), params)
 
 
 def _run(scenario, params):

@@ -40,21 +40,12 @@ import numpy as np
 import pytest
 
 from reducedpde import api, scenarios
-from reducedpde.models.multiindex.runs import build_model
+from reducedpde.models.multiindex.resolution import doubled_resolution
 
 
 def doubled(scenario, params=None):
     """The overrides that double every discretisation count of ``scenario``'s PDE run."""
-    cfg = dict(scenarios.resolve(scenario, params))
-    out = dict(params or {})
-    if cfg["a_law"] != "point":
-        out["atoms_a"] = 2 * cfg["atoms_a"]
-    if cfg["init"] == "gaussian":
-        out["atoms_s"] = 2 * cfg["atoms_s"]
-        out["atoms_r"] = 2 * cfg["atoms_r"]
-    if cfg["inputs"] == "gaussian" and not cfg["spherical"]:
-        out["latent_nodes"] = 2 * build_model(cfg).latent.n_per_dim
-    return out
+    return doubled_resolution(scenarios.resolve(scenario, params), params)
 
 
 def max_relative_change(scenario, params=None):
