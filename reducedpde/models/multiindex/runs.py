@@ -30,8 +30,11 @@ from the exact cell masses of the same initial law (:func:`fv_initial_masses`; p
 masses are split between the two nearest cell centres, keeping mass and mean). The result
 has the same fields: the ‖w‖ histogram puts each cell's mass in the histogram cell of its
 centre's ``√(s² + r²)``; the Hermite / Fourier–Walsh coefficients are those of the
-cell-centre atoms; ``extra`` adds the marginal densities ``fv_density_a|s|r`` and
-``fv_min_mass``.
+cell-centre atoms; ``extra`` adds the marginal densities ``fv_density_a|s|r``,
+``fv_min_mass`` and the objective ``free_energy``
+``𝓛 = ½R + (λ/2)∫‖θ‖² + β⁻¹∫ρ̄ log(ρ̄/r^{d−k−1})`` (noiseless: without the entropy), and
+noisy runs (``beta < inf``) the certificate ``gibbs_gap = β⁻¹ KL(ρ̄ ‖ p_ρ̄)`` of the
+proximal Gibbs law ``p_ρ̄ ∝ r^{d−k−1} e^{−βψ_λ}`` on the same grid (docs/mfld.md).
 
 SGD. :func:`~reducedpde.models.multiindex.particles.simulate_multiindex` with the same initial law
 (``a_law="uniform"`` uses the ``N`` stratified values ``a_init + a_spread(2(i + ½)/N − 1)``,
@@ -393,7 +396,10 @@ def _run_multiindex_fv(cfg: dict, model, times: np.ndarray, snaps: np.ndarray,
     keep = [i for i, j in enumerate(snap_idx) if j < n_rec]
     extra = {"mean_a": sol.mean_a, "mean_s": sol.mean_s, "mean_r": sol.mean_r,
              "fv_density_a": sol.density_a, "fv_density_s": sol.density_s,
-             "fv_density_r": sol.density_r, "fv_min_mass": sol.min_mass}
+             "fv_density_r": sol.density_r, "fv_min_mass": sol.min_mass,
+             "free_energy": sol.free_energy}
+    if sol.gibbs_gap is not None:
+        extra["gibbs_gap"] = sol.gibbs_gap
     shape = (grid_a.n_cells, grid_s.n_cells, grid_r.n_cells)
     attrs = {
         "solver": "finite-volume",

@@ -101,6 +101,21 @@ Noisy models (finite ``β``, finite ``d > k + 1``)
     part of ``ΔΦ`` is ``O(1)`` and drops out): the scheme tends to the *first-order*
     upwind scheme (not the MUSCL one; the gap is ``O(h)``) and ``Δt`` to the upwind CFL
     step. The limiter is not used for noisy models.
+
+Free energy and certificate (noisy models)
+    ``𝓛(m) = F(m)/β`` (``F`` the discrete free energy above), i.e.
+
+        𝓛 = ½R + (λ/2) Σ m‖θ‖² + β⁻¹ Σ m log(m / (h r^{d−k−1})),   h = h_a h_s h_r
+
+    (the entropy carries the reduced Jacobian ``r^{d−k−1}``), is recorded as
+    ``free_energy`` at the output times, together with the certificate
+    ``gibbs_gap = β⁻¹ KL(m ‖ p(m))``, ``p ∝ h r^{d−k−1} e^{−βψ_λ(·; m)}`` (the proximal
+    Gibbs law on the same grid, :mod:`reducedpde.mfld`). The entropy-free part is a
+    convex quadratic in ``m`` (latent weights ``w_q > 0``), so
+    ``𝓛(m) − min 𝓛 ≤ gibbs_gap``, with both zero at the fixed point above. The
+    diffusivities ``2ξ/β`` put both layers at the temperature ``1/β``, so the flow is a
+    gradient flow of ``𝓛`` in the metric ``diag(2ξ_a, 2ξ_w, 2ξ_w)``: the limit and the
+    certificate do not depend on ``ξ_a/ξ_w``, only the rate of decay does.
 """
 
 from __future__ import annotations
@@ -522,6 +537,87 @@ class MultiIndexGridFeatures:
         w = self.qweights
         return float(self.model.phi_second_moment - 2.0 * (w @ (self.phi * f)) + w @ (f * f))
 
+    # -- free energy and certificate (reducedpde.mfld) -----------------------------------
+
+    def psi(self, masses) -> np.ndarray:
+        r"""``ψ_λ = ∂F/∂m`` at the cell centres, shape (Ma, Ms, Mr):
+
+        .. math::
+
+            ψ_λ(a_i, s_j, r_l; m) = a_i\,g_a[j, l] + \tfrac{λ}{2}(a_i^2 + s_j^2 + r_l^2),
+            \qquad g_a[j, l] = -Σ_q w_q e_q σ_{r_l}(s_j z_q),
+
+        the potential of the Scharfetter–Gummel fluxes (``Φ = β ψ_λ − (d−k−1) log r``).
+        """
+        f = self.output(masses)
+        g_a = -(self.f0 @ (self.qweights * (self.phi - f)))
+        ac, sc, rc = self.grid_a.centres, self.grid_s.centres, self.grid_r.centres
+        square = ac[:, None, None] ** 2 + sc[None, :, None] ** 2 + rc[None, None, :] ** 2
+        return ac[:, None, None] * g_a[None, :, :] + 0.5 * self.model.lam * square
+
+    def energy(self, masses) -> float:
+        r"""Entropy-free part ``F(m) = ½ R(m) + (λ/2) Σ m[i,j,l] (a_i² + s_j² + r_l²)``.
+
+        ``∂R/∂m[i,j,l] = 2Ψ(a_i, s_j, r_l; m)``, so ``∂F/∂m = ψ_λ`` (:meth:`psi`). ``R`` is
+        a non-negative quadratic form in ``m`` (``Σ_q w_q f̄_q²`` with ``w_q > 0`` and ``f̄``
+        linear in ``m``) plus a linear part, so ``F`` is convex in ``m``.
+        """
+        ac, sc, rc = self.grid_a.centres, self.grid_s.centres, self.grid_r.centres
+        second = (masses.sum(axis=(1, 2)) @ ac**2 + masses.sum(axis=(0, 2)) @ sc**2
+                  + masses.sum(axis=(0, 1)) @ rc**2)
+        return float(0.5 * self.risk(masses) + 0.5 * self.model.lam * second)
+
+    def log_reference(self) -> np.ndarray:
+        r"""``log w = log(h_a h_s h_r) + (d−k−1) log r_l``, shape (Ma, Ms, Mr): cell volume
+        times the reduced Jacobian ``r^{d−k−1}`` (noisy models only)."""
+        model = self.model
+        if not model.noisy:
+            raise ValueError("log_reference: the model is noiseless (beta = inf)")
+        ha, hs, hr = (np.log(g.widths) for g in (self.grid_a, self.grid_s, self.grid_r))
+        jacobian = (model.d - model.k - 1.0) * np.log(self.grid_r.centres)
+        return ha[:, None, None] + hs[None, :, None] + (hr + jacobian)[None, None, :]
+
+    def free_energy(self, masses) -> float:
+        r"""The objective ``𝓛(m) = F(m) + β⁻¹ Σ m log(m / (h_a h_s h_r r_l^{d−k−1}))``.
+
+        The discrete form of
+        :math:`\tfrac12 R + \tfrac{λ}{2}\int\Vert θ\Vert^2 dρ + β^{-1}\int ρ\log ρ` in the
+        full space ``(a, w)``, up to the constant ``β⁻¹ log|S^{d−k−1}|``
+        (:func:`reducedpde.mfld.entropy_objective`); ``β𝓛`` is the discrete free energy of
+        the module docstring ("Noisy models"), non-increasing along the semi-discrete
+        Scharfetter–Gummel flow. Noiseless models: ``F`` alone. Evaluated, like
+        :meth:`gibbs_gap`, for the probability law ``m / Σm``: the time stepper conserves
+        ``Σm = 1`` only to round-off, and near equilibrium ``𝓛`` of the unnormalised masses
+        drifts with that error (by ``(Σm − 1) β⁻¹(1 − log Z)``), which is larger than the
+        decrease left to measure.
+        """
+        masses = np.asarray(masses, dtype=float)
+        masses = masses / masses.sum()
+        energy = self.energy(masses)
+        if not self.model.noisy:
+            return energy
+        from ...mfld import entropy_objective
+
+        return entropy_objective(energy, masses.ravel(), self.log_reference().ravel(),
+                                 self.model.beta)
+
+    def gibbs_gap(self, masses) -> float:
+        r"""Certificate ``β⁻¹ KL(m ‖ p(m))`` with the proximal Gibbs law on the same grid,
+        ``p[i,j,l] ∝ h_a h_s h_r r_l^{d−k−1} exp(−β ψ_λ(a_i, s_j, r_l; m))``
+        (:func:`reducedpde.mfld.gibbs_gap`). ``F`` being convex, it bounds
+        ``𝓛(m) − min 𝓛`` from above and vanishes exactly at the discrete Gibbs state
+        ``m = p(m)``, the steady state of the scheme (noisy models only). Evaluated for
+        the probability law ``m / Σm``: the time stepper conserves ``Σm = 1`` only to
+        round-off (``~10⁻¹³`` after thousands of steps), and ``Σ m log(m/p)`` would carry
+        that error as ``Σm − 1``, which can make the gap of a converged run negative.
+        """
+        from ...mfld import gibbs_gap
+
+        masses = np.asarray(masses, dtype=float)
+        masses = masses / masses.sum()
+        return gibbs_gap(masses.ravel(), self.psi(masses).ravel(),
+                         self.log_reference().ravel(), self.model.beta)
+
 
 @dataclass
 class MultiIndexFVResult:
@@ -542,6 +638,13 @@ class MultiIndexFVResult:
         Marginal densities (marginal cell mass / width) at every output time.
     min_mass : ndarray, shape (n_t,)
         Smallest cell mass at every output time (``≥ 0`` up to round-off).
+    free_energy : ndarray, shape (n_t,)
+        The objective ``𝓛(m) = ½R + (λ/2) Σ m‖θ‖² + β⁻¹ Σ m log(m / (h_a h_s h_r
+        r^{d−k−1}))`` (:meth:`MultiIndexGridFeatures.free_energy`; noiseless: without the
+        entropy).
+    gibbs_gap : ndarray, shape (n_t,) or None
+        Noisy models: the certificate ``β⁻¹ KL(m ‖ p(m))`` ≥ ``𝓛(m) − min 𝓛``
+        (:meth:`MultiIndexGridFeatures.gibbs_gap`); ``None`` when noiseless.
     masses : ndarray, shape (Ma, Ms, Mr)
         Cell masses at the last recorded time.
     grid_edges : dict of str to ndarray
@@ -567,6 +670,8 @@ class MultiIndexFVResult:
     density_s: np.ndarray
     density_r: np.ndarray
     min_mass: np.ndarray
+    free_energy: np.ndarray
+    gibbs_gap: np.ndarray | None
     masses: np.ndarray
     grid_edges: dict
     n_steps: int
@@ -656,8 +761,11 @@ def solve_multiindex_fv(
     Returns
     -------
     MultiIndexFVResult
-        A ``KeyboardInterrupt`` returns the output times completed so far with
-        ``status = "interrupted"``.
+        With the objective ``free_energy`` at every output time and, for noisy models,
+        the certificate ``gibbs_gap = β⁻¹ KL(m ‖ p(m))`` of the proximal Gibbs law
+        ``p ∝ h_a h_s h_r r^{d−k−1} e^{−βψ_λ(·; m)}`` on the same grid
+        (:class:`MultiIndexGridFeatures`). A ``KeyboardInterrupt`` returns the output
+        times completed so far with ``status = "interrupted"``.
 
     Raises
     ------
@@ -700,6 +808,8 @@ def solve_multiindex_fv(
     mean_norm = np.full(n_t, np.nan)
     dens = [np.full((n_t, g.n_cells), np.nan) for g in (grid_a, grid_s, grid_r)]
     min_mass = np.full(n_t, np.nan)
+    free_energy = np.full(n_t, np.nan)
+    gap = np.full(n_t, np.nan) if model.noisy else None
     ac, sc, rc = grid_a.centres, grid_s.centres, grid_r.centres
 
     def record(k):
@@ -713,6 +823,9 @@ def solve_multiindex_fv(
         mean_r[k] = marg_r @ rc
         mean_norm[k] = np.sum(marg_sr * disc.norms)
         min_mass[k] = masses.min()
+        free_energy[k] = disc.free_energy(masses)
+        if gap is not None:
+            gap[k] = disc.gibbs_gap(masses)
         for d, marg, g in zip(dens, (marg_a, marg_s, marg_r), (grid_a, grid_s, grid_r)):
             d[k] = marg / g.widths
         if on_record is not None:
@@ -752,7 +865,9 @@ def solve_multiindex_fv(
             t=times[:n_rec].copy(), risk=risk[:n_rec], mean_a=mean_a[:n_rec],
             mean_s=mean_s[:n_rec], mean_r=mean_r[:n_rec], mean_norm=mean_norm[:n_rec],
             density_a=dens[0][:n_rec], density_s=dens[1][:n_rec], density_r=dens[2][:n_rec],
-            min_mass=min_mass[:n_rec], masses=last_good.copy(), grid_edges=edges,
+            min_mass=min_mass[:n_rec], free_energy=free_energy[:n_rec],
+            gibbs_gap=None if gap is None else gap[:n_rec], masses=last_good.copy(),
+            grid_edges=edges,
             n_steps=n_steps, wall_time=wall, status=status,
             attrs=dict(attrs, n_steps=n_steps, wall_time_s=wall, cfl_retries=total_retries),
         )
