@@ -182,7 +182,8 @@ def test_sgd_records_the_classification_series_for_both_losses():
 
     runs = {loss: api.run_sgd("gaussians", {"loss": loss, "d": 10, "N": 30, "kappa": 0.8,
                                             "eps": 1e-2, "t_max": 0.5, "n_times": 4,
-                                            "held_out": 2000}, progress=False).sgd
+                                            "held_out": 2000, "classification": "on"},
+                              progress=False).sgd
             for loss in ("square", "logistic")}
     for loss, sgd in runs.items():
         for key in ("logistic_loss", "classification_error"):
@@ -195,6 +196,18 @@ def test_sgd_records_the_classification_series_for_both_losses():
     # logistic SGD lowers its own objective on this easy problem
     assert runs["logistic"].extra["logistic_loss"][0, -1] < runs["logistic"].extra[
         "logistic_loss"][0, 0]
+
+
+def test_classification_series_are_recorded_by_default_for_the_logistic_loss_only():
+    from reducedpde import api
+
+    common = {"d": 10, "N": 30, "kappa": 0.8, "eps": 1e-2, "t_max": 0.2, "n_times": 3,
+              "held_out": 500, "cells": 200}
+    for loss, expected in (("square", False), ("logistic", True)):
+        sgd = api.run_sgd("gaussians", {**common, "loss": loss}, progress=False).sgd
+        pde = api.run_pde("gaussians", {**common, "loss": loss}, progress=False).pde
+        assert ("classification_error" in sgd.extra) is expected
+        assert ("classification_error" in pde.extra) is expected
 
 
 def test_logistic_pde_predicts_logistic_sgd():

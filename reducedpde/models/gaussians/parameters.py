@@ -71,6 +71,10 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("held_out", "int", 10_000,
           "SGD: points per class of the fixed Monte-Carlo sample for the logistic loss and "
           "classification error of the network (0: not recorded)", low=0, high=1e8),
+    Param("classification", "str", "auto",
+          "record the logistic loss and classification error (SGD: held-out sample; PDE: "
+          "radial integrals) at every output time: auto (for loss=logistic only), on, off",
+          choices=("auto", "on", "off")),
     Param("particle_dynamics", "str", "sgd",
           "particle runs (sgd, validate): sgd (online SGD, step eps) or flow (its ε → 0 "
           "limit at fixed N: gradient flow of the exact population risk from the same "

@@ -69,6 +69,15 @@ class GaussiansReduction(Reduction):
                                                 cfg["delta"], cfg["d"])
         return self._classifier
 
+    def records_classification(self) -> bool:
+        """Whether runs record ``logistic_loss`` and ``classification_error``
+        (``classification``: ``auto`` is on for the logistic loss only; the metrics cost
+        about as much as a short run of the square loss itself)."""
+        choice = self.config.get("classification", "auto")
+        if choice == "auto":
+            return self.config.get("loss", "square") == "logistic"
+        return choice == "on"
+
     def pde_hooks(self, grid, observe: bool = True) -> dict:
         """Keyword arguments of :func:`~reducedpde.solvers.fv.radial.solve_radial` for the
         loss: the logistic velocity field (``loss = logistic``) and the per-output-time
@@ -84,7 +93,7 @@ class GaussiansReduction(Reduction):
                                            lam=cfg["lam"])
             hooks["velocity_field"] = field
             K = field.K
-        if observe:
+        if observe and self.records_classification():
             hooks["observe"] = RadialClassificationObserver(
                 self.classifier(), grid.centres, lam=cfg["lam"],
                 loss=cfg.get("loss", "square"), output_matrix=K)
@@ -293,10 +302,11 @@ class GaussiansReduction(Reduction):
         free_energy = 0.5 * risk + 0.5 * cfg["lam"] * radius**2
         from .classification import point_mass_metrics
 
-        rows = [point_mass_metrics(self.classifier(), r, lam=cfg["lam"],
-                                   loss=cfg.get("loss", "square")) for r in radius]
         extra = {"free_energy": free_energy}
-        extra.update({key: np.array([row[key] for row in rows]) for key in rows[0]})
+        if self.records_classification():
+            rows = [point_mass_metrics(self.classifier(), r, lam=cfg["lam"],
+                                       loss=cfg.get("loss", "square")) for r in radius]
+            extra.update({key: np.array([row[key] for row in rows]) for key in rows[0]})
         attrs = {
             "solver": "lagrangian-point-mass", "n_atoms": 1, "n_rhs": stats["n_rhs"],
             "n_cells": grid.n_cells,
@@ -340,5 +350,6 @@ class GaussiansReduction(Reduction):
             seeds=tuple(range(cfg["seed"], cfg["seed"] + cfg["seeds"])), record_times=times,
             hist_edges=self.histogram_edges(), snapshot_times=snapshot_times,
             keep_weights=keep_weights, progress=progress, checkpointing=checkpointing,
-            loss=cfg.get("loss", "square"), held_out=int(cfg.get("held_out", 10_000)),
+            loss=cfg.get("loss", "square"),
+            held_out=int(cfg.get("held_out", 10_000)) if self.records_classification() else 0,
         )
