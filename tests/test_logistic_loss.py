@@ -202,7 +202,7 @@ def test_classification_series_are_recorded_by_default_for_the_logistic_loss_onl
     from reducedpde import api
 
     common = {"d": 10, "N": 30, "kappa": 0.8, "eps": 1e-2, "t_max": 0.2, "n_times": 3,
-              "held_out": 500, "cells": 200}
+              "held_out": 500, "cells": 200, "kernel_tol": 1e-6}
     for loss, expected in (("square", False), ("logistic", True)):
         sgd = api.run_sgd("gaussians", {**common, "loss": loss}, progress=False).sgd
         pde = api.run_pde("gaussians", {**common, "loss": loss}, progress=False).pde
