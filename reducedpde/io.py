@@ -24,6 +24,8 @@ File layout (``FORMAT_VERSION = 1``)
         densities           (n_s, n_cells)    density in each cell at each snapshot
         grid_edges          (n_cells + 1,)    cell edges
         extra/<name>        one dataset per entry of ``PDEResult.extra``
+        risk_corrected      (n_t,)  the finite-N prediction, when the run has one: the same
+                            dataset as ``extra/risk_corrected`` (a hard link)
         checkpoint/         as for ``/sgd`` (``PDEResult.checkpoint``)
         attributes          ``PDEResult.attrs`` (solver, grid size, dt policy, wall time …)
     /sgd                    present iff ``RunResult.sgd`` is not None
@@ -141,6 +143,10 @@ RESERVED_ROOT_ATTRS = (
 
 _GROUP_CLASSES = {"pde": PDEResult, "sgd": SGDResult}
 _DICT_FIELDS = ("attrs", "extra", "checkpoint")
+
+#: entries of ``extra`` that are also linked at the top of their group (a hard link: one
+#: dataset, two names), under the paths documented for them: ``/pde/risk_corrected``
+_TOP_LEVEL_ALIASES = {"pde": ("risk_corrected",)}
 _INT64 = np.iinfo(np.int64)
 
 
@@ -273,7 +279,11 @@ def _write_part(parent, name: str, part) -> None:
         if value is None:
             continue
         _write_array(group, f.name, value, where)
-    _write_arrays(group.create_group("extra", track_order=True), part.extra, f"{where}/extra")
+    extra = group.create_group("extra", track_order=True)
+    _write_arrays(extra, part.extra, f"{where}/extra")
+    for alias in _TOP_LEVEL_ALIASES.get(name, ()):
+        if alias in extra:  # the same dataset, also at the group's top level
+            group[alias] = extra[alias]
     _write_attrs(group, part.attrs, f"{where} attrs")
     checkpoint = getattr(part, "checkpoint", None)
     if checkpoint is not None:

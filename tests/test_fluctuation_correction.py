@@ -164,3 +164,18 @@ def test_the_o1n_prediction_passes_the_verdict_where_the_mean_field_fails(quick_
     assert corrected.metrics["prediction"] == "corrected" and corrected.passed
     assert raw.metrics["prediction"] == "mean-field" and not raw.passed
     assert raw.metrics["verdict_max_score"] > 3
+
+
+def test_the_file_holds_the_prediction_at_pde_risk_corrected(tmp_path):
+    import h5py
+
+    from reducedpde import io
+
+    run = api.run_pde("gaussians-quick", {**QUICK_SHORT, "t_max": 0.1, "n_times": 4},
+                      progress=False)
+    path = io.save(run, tmp_path / "corrected.h5")
+    with h5py.File(path, "r") as fh:
+        np.testing.assert_array_equal(fh["pde/risk_corrected"][...],
+                                      run.pde.extra["risk_corrected"])
+        assert fh["pde/risk_corrected"] == fh["pde/extra/risk_corrected"]  # one dataset
+    assert sorted(io.load(path).pde.extra) == sorted(run.pde.extra)
