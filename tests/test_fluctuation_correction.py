@@ -179,3 +179,14 @@ def test_the_file_holds_the_prediction_at_pde_risk_corrected(tmp_path):
                                       run.pde.extra["risk_corrected"])
         assert fh["pde/risk_corrected"] == fh["pde/extra/risk_corrected"]  # one dataset
     assert sorted(io.load(path).pde.extra) == sorted(run.pde.extra)
+
+
+@pytest.mark.parametrize("positions, weights, message", [
+    ([1.0, 2.0], [0.5], "same length"),
+    ([1.0, 2.0], [0.7, 0.7], "sum to one"),
+    ([0.0, 2.0], [0.5, 0.5], "radii > 0"),
+])
+def test_the_expansion_refuses_atoms_that_are_not_a_law(positions, weights, message):
+    _, model = _quick_model()
+    with pytest.raises(ValueError, match=message):
+        FluctuationExpansion(model, positions, weights)

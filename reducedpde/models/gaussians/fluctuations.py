@@ -170,6 +170,15 @@ class FluctuationExpansion:
         self.model = model
         self.positions = np.asarray(positions, float)
         self.weights = np.asarray(weights, float)
+        if (self.positions.ndim != 1 or self.positions.shape != self.weights.shape
+                or self.positions.size == 0):
+            raise ValueError("positions and weights must be 1-D arrays of the same length "
+                             f"≥ 1, got shapes {self.positions.shape} and "
+                             f"{self.weights.shape}")
+        if np.any(self.weights <= 0) or abs(self.weights.sum() - 1.0) > 1e-9:
+            raise ValueError("weights must be positive and sum to one (the atoms of a law)")
+        if np.any(self.positions <= 0):
+            raise ValueError("positions must be radii > 0")
         self.n_atoms = self.positions.size
         self.modes = int(modes)
         self.degree = int(degree)
