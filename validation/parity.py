@@ -2,27 +2,35 @@
 reduced particles against the full simulation.
 
     python validation/parity.py --out validation/results [--part all|samples|reduced|steps]
+        [--dims 20,40] [--schedule D=ROUNDSxSTEPS ...] [--ns D=N1,N2,... ...]
+        [--steps-grid S1,S2,...]
 
 *samples*: the full particle MFLD (``reducedpde.models.parity.simulate_parity_mfld``) at
-``d ∈ {20, 40, 80}`` over a grid of training-set sizes ``n``; for each ``d`` the final
-test error against ``n``, the smallest ``n`` of the grid with test error below 5% and a
-log-linear interpolation of the crossing, and a power-law fit ``n_5% ∝ d^α``. The
-recorded entropy-free objective ``L + c∫‖x‖²`` per annealing round is plotted on a log
-scale as its excess over the round's last value, with a fitted exponential rate per round.
+``d ∈ {20, 40, 80}`` (``--dims``) over a grid of training-set sizes ``n`` (``--ns``), each
+``d`` at its own annealing schedule (``--schedule 40=6x4000``: 6 rounds of 4000 steps;
+default 6 × 1000); for each ``d`` and schedule the final test error against ``n``, the
+smallest ``n`` of the grid with test error below 5% and a log-linear interpolation of the
+crossing, and power-law fits ``n_5% ∝ d^α`` (per schedule, and over the longest schedule
+of each ``d``). Runs are stored per ``d`` and schedule and merged into the stored part, so
+a schedule can be added without rerunning the others. The recorded entropy-free objective
+``L + c∫‖x‖²`` per annealing round is plotted on a log scale as its excess over the round's
+last value, with a fitted exponential rate per round (the largest ``n`` of the longest
+schedule of each ``d``).
 
 *reduced*: the reduced Langevin particles ``(u, r, x2, x3)`` (population dynamics,
 Gaussian approximation of the irrelevant projection) against the full simulation at
 ``d ∈ {20, 50, 100}``: test error and loss at each round end; then the reduced particles
 alone at ``d = 10^4``.
 
-*steps*: the reduced particles at ``d ∈ {20, 40, 80}`` with 1000, 2000 and 4000 steps per
-round: how long the population dynamics needs (time, separated from samples).
+*steps*: the reduced particles at ``d ∈ {20, 40, 80}`` (``--dims``) with 1000, 2000 and
+4000 steps per round (``--steps-grid``; rows are merged into the stored ones): how long
+the population dynamics needs (time, separated from samples).
 
 Affordable sizes (one core of a shared two-core machine): ``M = 100`` particles (the
-scenario has 1000), 6 rounds of 1000 steps, 10^4 held-out test points, ``n`` grids of
-two or three values per ``d`` (factor 2 apart); the reduced comparison uses ``M = 200``,
-``n = 1000`` and 6 rounds of 500 steps. Writes ``parity_samples.png``,
-``parity_rounds.png``, ``parity_reduced.png`` and ``parity_summary.json``.
+scenario has 1000), 10^4 held-out test points, ``n`` grids of two or three values per
+``d`` (factor 2 apart); the reduced comparison uses ``M = 200``, ``n = 1000`` and 6 rounds
+of 500 steps. Writes ``parity_samples.png``, ``parity_rounds.png``, ``parity_reduced.png``
+and ``parity_summary.json``.
 """
 
 from __future__ import annotations
@@ -82,30 +90,89 @@ def _round_rates(res):
     return rows
 
 
-def part_samples(out: Path, log=print) -> dict:
-    summary = {"settings": COMMON, "threshold": THRESHOLD, "by_d": {}}
-    for d, ns in SAMPLE_GRID.items():
+def _schedule_key(d, rounds, round_steps) -> str:
+    return f"{d}@{rounds}x{round_steps}"
+
+
+def _legacy_runs(old: dict) -> dict:
+    """Entries of a ``samples`` part written before the per-d schedule (one ``by_d`` at
+    ``COMMON``), as ``runs`` entries."""
+    runs = {}
+    settings = old.get("settings", COMMON)
+    for d, v in old.get("by_d", {}).items():
+        key = _schedule_key(d, settings["rounds"], settings["round_steps"])
+        runs[key] = {"d": int(d), "rounds": settings["rounds"],
+                     "round_steps": settings["round_steps"], **v}
+    return runs
+
+
+def _alpha_fits(runs: dict) -> dict:
+    """``n_5% ∝ d^α`` fitted per schedule (``rounds × round_steps``) over the d with a
+    crossing, and over the longest schedule of each d (``"longest"``)."""
+    def fit(points):
+        if len(points) < 2:
+            return None
+        x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+        return {"alpha": float(np.polyfit(x, y, 1)[0]),
+                "points": [[int(a), float(b)] for a, b in points]}
+
+    def n5(v):
+        return v["n_below_5pct_interp"] or v["n_below_5pct_grid"]
+
+    fits, by_schedule, longest = {}, {}, {}
+    for v in runs.values():
+        if not v["n_below_5pct_grid"]:
+            continue
+        by_schedule.setdefault(f"{v['rounds']}x{v['round_steps']}", []).append((v["d"], n5(v)))
+        total = v["rounds"] * v["round_steps"]
+        if v["d"] not in longest or total > longest[v["d"]][0]:
+            longest[v["d"]] = (total, n5(v))
+    for sched, points in by_schedule.items():
+        f = fit(sorted(points))
+        if f:
+            fits[sched] = f
+    f = fit(sorted((d, n) for d, (_, n) in longest.items()))
+    if f:
+        fits["longest"] = f
+    return fits
+
+
+def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
+                 previous=None) -> dict:
+    """Full MFLD test error against ``n`` for each ``d`` of ``dims`` at its schedule
+    (``schedules[d] = (rounds, round_steps)``, default ``COMMON``) and ``n`` grid
+    (``grids[d]``, default ``SAMPLE_GRID``); merged into the ``runs`` of ``previous`` (the
+    stored part), one entry per ``d`` and schedule."""
+    dims = tuple(dims or SAMPLE_GRID)
+    schedules, grids = schedules or {}, grids or {}
+    previous = previous or {}
+    runs = dict(previous.get("runs", {})) or _legacy_runs(previous)
+    for d in dims:
+        rounds, round_steps = schedules.get(d, (COMMON["rounds"], COMMON["round_steps"]))
+        ns = tuple(grids.get(d, SAMPLE_GRID.get(d, ())))
+        settings = {**COMMON, "rounds": rounds, "round_steps": round_steps}
         rows = []
         for n in ns:
             start = time.perf_counter()
-            res = simulate_parity_mfld({**COMMON, "d": d, "n": n}, progress=False)
+            res = simulate_parity_mfld({**settings, "d": d, "n": n}, progress=False)
             ends = round_end_summary(res)
             rows.append({"n": n, "test_error_per_round": [e["test_error"] for e in ends],
                          "train_error_final": ends[-1]["train_error"],
                          "objective_rounds": _round_rates(res),
                          "wall_s": time.perf_counter() - start})
-            log(f"d={d} n={n}: test error per round "
+            log(f"d={d} {rounds}x{round_steps} n={n}: test error per round "
                 f"{[round(e, 3) for e in rows[-1]['test_error_per_round']]} "
                 f"({rows[-1]['wall_s']:.0f} s)")
         finals = [row["test_error_per_round"][-1] for row in rows]
         n_grid, n_interp = _crossing(ns, finals)
-        summary["by_d"][str(d)] = {"rows": rows, "n_below_5pct_grid": n_grid,
-                                   "n_below_5pct_interp": n_interp}
-    found = [(int(d), v["n_below_5pct_interp"] or v["n_below_5pct_grid"])
-             for d, v in summary["by_d"].items() if v["n_below_5pct_grid"]]
-    if len(found) >= 2:
-        x, y = np.log([f[0] for f in found]), np.log([f[1] for f in found])
-        summary["alpha_fit"] = float(np.polyfit(x, y, 1)[0])
+        runs[_schedule_key(d, rounds, round_steps)] = {
+            "d": d, "rounds": rounds, "round_steps": round_steps, "rows": rows,
+            "n_below_5pct_grid": n_grid, "n_below_5pct_interp": n_interp}
+    runs = dict(sorted(runs.items(), key=lambda kv: (kv[1]["d"], kv[1]["rounds"]
+                                                     * kv[1]["round_steps"])))
+    summary = {"settings": {k: v for k, v in COMMON.items()
+                            if k not in ("rounds", "round_steps")},
+               "threshold": THRESHOLD, "runs": runs, "alpha_fit": _alpha_fits(runs)}
     _plot_samples(summary, out)
     return summary
 
@@ -116,34 +183,49 @@ def _plot_samples(summary, out: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for d, v in summary["by_d"].items():
+    runs = summary["runs"]
+    dims = sorted({v["d"] for v in runs.values()})
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for v in runs.values():
         ns = [row["n"] for row in v["rows"]]
-        ax.semilogx(ns, [row["test_error_per_round"][-1] for row in v["rows"]], "o-",
-                    label=f"d = {d}")
-    ax.axhline(THRESHOLD, color="0.5", ls=":", label="5%")
+        color = f"C{dims.index(v['d'])}"
+        longest = max(w["rounds"] * w["round_steps"] for w in runs.values()
+                      if w["d"] == v["d"])
+        style = "o-" if v["rounds"] * v["round_steps"] == longest else "s:"
+        n5 = v["n_below_5pct_interp"] or v["n_below_5pct_grid"]
+        ax.loglog(ns, [max(row["test_error_per_round"][-1], 1e-4) for row in v["rows"]],
+                  style, color=color,
+                  label=f"d = {v['d']}, {v['rounds']} × {v['round_steps']} steps"
+                  + (f", n_5% ≈ {n5:.0f}" if n5 else ""))
+    ax.axhline(THRESHOLD, color="0.5", ls="--", label="5%")
     ax.set_xlabel("training samples n")
-    ax.set_ylabel("test error after 6 rounds")
-    ax.set_title(f"sparse parity (k = 2), MFLD, M = {COMMON['M']}")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("final test error (10⁴ held-out points)")
+    ax.set_title(f"sparse parity (k = 2), MFLD, M = {summary['settings']['M']}")
+    ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     with atomic_path(out / "parity_samples.png") as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len(summary["by_d"]), figsize=(12, 3.8), sharey=True)
-    for ax, (d, v) in zip(np.atleast_1d(axes), summary["by_d"].items(), strict=True):
+    # objective per round: the largest n of the longest schedule of each d
+    chosen = {}
+    for v in runs.values():
+        if v["rows"] and (v["d"] not in chosen or v["rounds"] * v["round_steps"]
+                          > chosen[v["d"]]["rounds"] * chosen[v["d"]]["round_steps"]):
+            chosen[v["d"]] = v
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4 * len(chosen), 3.8), sharey=True)
+    for ax, (d, v) in zip(np.atleast_1d(axes), sorted(chosen.items()), strict=True):
         row = v["rows"][-1]
         for rr in row["objective_rounds"]:
             tau = np.asarray(rr["tau"]) - rr["tau"][0]
             exc = np.asarray(rr["excess"])
             keep = exc > 0
             rate = rr["rate_per_tau"]
-            ax.semilogy(tau[keep], exc[keep], "o-", ms=3,
+            ax.semilogy(tau[keep], exc[keep], "o-", ms=2,
                         label=f"round {rr['round']}"
                         + (f", rate {rate:.3g}" if rate is not None else ""))
-        ax.set_title(f"d = {d}, n = {row['n']}")
+        ax.set_title(f"d = {d}, n = {row['n']}, {v['rounds']} × {v['round_steps']}")
         ax.set_xlabel("τ − τ(round start + 1 recording)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
@@ -250,32 +332,60 @@ STEPS_GRID = (1000, 2000, 4000)
 STEPS_COMMON = {"M": 200, "rounds": 6, "record_every": 1000}
 
 
-def part_steps(out: Path, log=print) -> dict:
+def part_steps(out: Path, log=print, dims=None, grid=None, previous=None) -> dict:
     """Reduced particles (population dynamics, ``n = ∞``) at ``d ∈ {20, 40, 80}`` with
-    ``round_steps ∈ {1000, 2000, 4000}``: the steps per round the population dynamics needs
-    before the test error falls below 5% (the time scale, separated from the samples)."""
-    summary = {"settings": STEPS_COMMON, "by_d": {}}
-    for d in STEPS_DIMS:
-        rows = []
-        for steps in STEPS_GRID:
+    ``round_steps ∈ {1000, 2000, 4000}`` (or ``dims``, ``grid``): the steps per round the
+    population dynamics needs before the test error falls below 5% (the time scale,
+    separated from the samples). New rows are merged into ``previous`` (the stored part)."""
+    dims, grid = tuple(dims or STEPS_DIMS), tuple(grid or STEPS_GRID)
+    previous = previous or {}
+    summary = {"settings": STEPS_COMMON, "by_d": dict(previous.get("by_d", {}))}
+    for d in dims:
+        old = summary["by_d"].get(str(d), {}).get("rows", [])
+        rows = {row["round_steps"]: row for row in old}
+        for steps in grid:
             start = time.perf_counter()
             red = simulate_reduced_parity({**STEPS_COMMON, "d": d, "round_steps": steps},
                                           progress=False)
             ks = list(np.asarray(red.extra["steps"]))
             ends = [k for k in ks if k and k % steps == 0]
-            rows.append({"round_steps": steps,
-                         "test_error_per_round": [float(red.extra["test_error"][ks.index(k)])
-                                                  for k in ends],
-                         "loss_per_round": [float(red.extra["train_loss"][ks.index(k)])
-                                            for k in ends],
-                         "wall_s": time.perf_counter() - start})
+            rows[steps] = {"round_steps": steps,
+                           "test_error_per_round": [float(red.extra["test_error"][ks.index(k)])
+                                                    for k in ends],
+                           "loss_per_round": [float(red.extra["train_loss"][ks.index(k)])
+                                              for k in ends],
+                           "wall_s": time.perf_counter() - start}
             log(f"reduced d={d} round_steps={steps}: test error per round "
-                f"{[round(e, 3) for e in rows[-1]['test_error_per_round']]}")
+                f"{[round(e, 3) for e in rows[steps]['test_error_per_round']]}")
+        rows = [rows[k] for k in sorted(rows)]
         finals = [row["test_error_per_round"][-1] for row in rows]
-        grid, interp = _crossing(STEPS_GRID, finals)
-        summary["by_d"][str(d)] = {"rows": rows, "round_steps_below_5pct_grid": grid,
+        crossing_grid, interp = _crossing([row["round_steps"] for row in rows], finals)
+        summary["by_d"][str(d)] = {"rows": rows,
+                                   "round_steps_below_5pct_grid": crossing_grid,
                                    "round_steps_below_5pct_interp": interp}
     return summary
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v)
+
+
+def _per_d(values, parse) -> dict:
+    """``["40=6x4000", ...]`` → ``{40: parse("6x4000"), ...}``."""
+    out = {}
+    for item in values or ():
+        d, _, rest = item.partition("=")
+        if not rest:
+            raise SystemExit(f"expected D=VALUE, got {item!r}")
+        out[int(d)] = parse(rest)
+    return out
+
+
+def _schedule(text: str) -> tuple[int, int]:
+    rounds, _, steps = text.partition("x")
+    if not steps:
+        raise SystemExit(f"expected ROUNDSxSTEPS, got {text!r}")
+    return int(rounds), int(steps)
 
 
 def main(argv=None) -> int:
@@ -283,6 +393,18 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("validation/results"))
     parser.add_argument("--part", choices=("all", "samples", "reduced", "steps"),
                         default="all")
+    parser.add_argument("--dims", type=_ints, default=None,
+                        help="d values of the samples/steps parts, e.g. 20,40 "
+                             "(default: 20,40,80)")
+    parser.add_argument("--schedule", action="append", metavar="D=ROUNDSxSTEPS",
+                        help="annealing schedule of the samples part at d, e.g. "
+                             "40=6x4000 (repeatable; default 6x1000)")
+    parser.add_argument("--ns", action="append", metavar="D=N1,N2,...",
+                        help="n grid of the samples part at d, e.g. 40=1000,2000,4000 "
+                             "(repeatable; default SAMPLE_GRID)")
+    parser.add_argument("--steps-grid", type=_ints, default=None,
+                        help="steps per round of the steps part, e.g. 8000,16000 "
+                             "(default 1000,2000,4000); rows are merged into the stored ones")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "parity_summary.json"
@@ -290,9 +412,13 @@ def main(argv=None) -> int:
     if args.part in ("all", "reduced"):
         doc["reduced"] = part_reduced(args.out)
     if args.part in ("all", "samples"):
-        doc["samples"] = part_samples(args.out)
+        doc["samples"] = part_samples(args.out, dims=args.dims,
+                                      schedules=_per_d(args.schedule, _schedule),
+                                      grids=_per_d(args.ns, _ints),
+                                      previous=doc.get("samples"))
     if args.part in ("all", "steps"):
-        doc["steps"] = part_steps(args.out)
+        doc["steps"] = part_steps(args.out, dims=args.dims, grid=args.steps_grid,
+                                  previous=doc.get("steps"))
     with atomic_path(path) as tmp:
         Path(tmp).write_text(json.dumps(doc, indent=2))
     print(f"wrote {path}")
