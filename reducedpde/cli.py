@@ -200,7 +200,8 @@ def _comparison_table(result) -> str:
         ("wall time (s)", f"{pde.attrs.get('wall_time_s', float('nan')):.2f}",
          f"{sgd.attrs.get('wall_time_s', float('nan')):.2f}"),
     ]
-    lines = [f"{'':<26}{'PDE':>14}{'SGD':>14}"]
+    particles = "flow" if sgd.attrs.get("dynamics") == "gradient-flow" else "SGD"
+    lines = [f"{'':<26}{'PDE':>14}{particles:>14}"]
     lines += [f"{name:<26}{a:>14}{b:>14}" for name, a, b in rows]
     lines += [
         f"{'sup_t |R_sgd - R_pde|':<26}{m['sup_risk']:>14.4g}",

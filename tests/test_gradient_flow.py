@@ -225,3 +225,13 @@ def test_simulate_flow_refuses_bad_arguments_by_name(kwargs, name):
     kw = {**SMALL, "eps": 1e-3, "t_max": 0.1, **kwargs}
     with pytest.raises(ValueError, match=name):
         simulate_gaussians_flow(**kw)
+
+
+def test_validate_labels_the_particle_column_flow(capsys):
+    from reducedpde.cli import main
+
+    main(["validate", "gaussians-quick", "-q", "-p", "particle_dynamics=flow", "-p",
+          "t_max=0.05", "-p", "seeds=1", "-p", "n_times=3", "-p", "correction=none",
+          "-p", "N=20", "-p", "cells=200"])
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split() == ["PDE", "flow"]
