@@ -263,15 +263,12 @@ def compare(pde: PDEResult, sgd: SGDResult, n_neurons: int, eps: float, dim: flo
         metrics["final_risk_corrected"] = float(prediction[-1])
         arrays["risk_gap_corrected"] = gap_corrected
         arrays["risk_corrected"] = prediction
-    if statistical is None or statistical["K"] < VERDICT_MIN_SEEDS:
-        passed = False
-        metrics["verdict"] = (
-            f"inconclusive: K = {seeds.shape[0]} seed(s) is too few for a verdict that can "
-            f"fail (needs K >= {VERDICT_MIN_SEEDS}; run -p seeds={2 * VERDICT_MIN_SEEDS})")
+    conclusive = statistical is not None and statistical["K"] >= VERDICT_MIN_SEEDS
+    passed = bool(conclusive and statistical["passed"])
+    metrics["verdict"] = "statistical" if conclusive else (
+        f"inconclusive: K = {seeds.shape[0]} seed(s) is too few for a verdict that can "
+        f"fail (needs K >= {VERDICT_MIN_SEEDS}; run -p seeds={2 * VERDICT_MIN_SEEDS})")
     if statistical is not None:
-        if statistical["K"] >= VERDICT_MIN_SEEDS:
-            passed = statistical["passed"]
-            metrics["verdict"] = "statistical"
         worst = int(np.argmax(statistical["score"]))
         metrics.update(verdict_z=statistical["z"], verdict_alpha=statistical["alpha"],
                        verdict_rel=statistical["rel"], verdict_K=statistical["K"],

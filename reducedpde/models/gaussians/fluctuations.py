@@ -90,6 +90,8 @@ from .corrections import diagonal_kernel, diagonal_kernel_derivative
 
 __all__ = [
     "FluctuationExpansion",
+    "add_fluctuation_prediction",
+    "check_full_correction_options",
     "chi_atoms",
     "fluctuation_expansion",
     "gegenbauer_projections",
@@ -239,15 +241,16 @@ class FluctuationExpansion:
         return mid, (up - down) / (2 * step), (up - 2 * mid + down) / step**2
 
     # -- dynamics -------------------------------------------------------------------
-    def evaluate(self, y):
+    def evaluate(self, y, with_terms: bool = True):
         """Time derivative of the state and the two ``O(1/N)`` risk terms at ``y``.
 
         Returns
         -------
         derivative : ndarray
-        terms : dict
+        terms : dict or None
             ``variance`` (``E⟨η, Uη⟩``), ``mean_shift`` (``2⟨Ψ, E m⟩``),
-            ``norm_shift`` (``⟨E m, r⟩``) and ``mean_field_risk`` (``R`` of the atoms).
+            ``norm_shift`` (``⟨E m, r⟩``) and ``mean_field_risk`` (``R`` of the atoms);
+            ``None`` when ``with_terms`` is false (the integrator's right-hand side).
         """
         r, factors, (beta_m, gamma_m) = self.unpack(y)
         rho = self.weights
@@ -269,16 +272,16 @@ class FluctuationExpansion:
                 f0 @ weighted)
             d_factors[ell, m:] = -2.0 * psi2[:, None] * z_beta - 2.0 * (f1 @ weighted)
             n_ell = self.multiplicity[ell]
-            variance += n_ell * float(np.sum(c[:, None] * moments**2))
+            if with_terms:
+                variance += n_ell * float(np.sum(c[:, None] * moments**2))
+                diagonal += n_ell * np.sum(c * f0 * f0, axis=1)
             alpha_moments = z_alpha @ moments.T      # E[α_j M_q]
             beta_moments = z_beta @ moments.T        # E[β_j M_q]
             source_beta += n_ell * np.sum(c * (f1 * alpha_moments + f2 * beta_moments), axis=1)
             source_gamma += n_ell * np.sum(c * f1 * beta_moments, axis=1)
-            diagonal += n_ell * np.sum(c * f0 * f0, axis=1)
             diagonal_slope += n_ell * np.sum(c * f1 * f0, axis=1)
         # modes above L: uncoupled white noise (D = Σ N_ℓ u_ℓ(r, r), D'/2 = Σ N_ℓ ∂_1 u_ℓ)
         model = self.model
-        variance += float(rho @ (diagonal_kernel(model.activation, model.delta, r) - diagonal))
         source_beta += 0.5 * diagonal_kernel_derivative(model.activation, model.delta, r) \
             - diagonal_slope
         c0 = self.mode_coefficients[0]
@@ -286,6 +289,10 @@ class FluctuationExpansion:
         chi_slope = f1 @ (c0 * shift_moments)
         d_beta_m = -2.0 * (psi2 * beta_m + psi3 * gamma_m + chi_slope + source_beta)
         d_gamma_m = -4.0 * psi2 * gamma_m - 2.0 * source_gamma
+        derivative = np.concatenate([-2.0 * psi1, d_factors.ravel(), d_beta_m, d_gamma_m])
+        if not with_terms:
+            return derivative, None
+        variance += float(rho @ (diagonal_kernel(model.activation, model.delta, r) - diagonal))
         psi1_plain = psi1 - model.lam * r
         psi2_plain = psi2 - model.lam
         terms = {
@@ -294,7 +301,6 @@ class FluctuationExpansion:
             "norm_shift": float(rho @ beta_m),
             "mean_field_risk": model.risk(r, rho),
         }
-        derivative = np.concatenate([-2.0 * psi1, d_factors.ravel(), d_beta_m, d_gamma_m])
         return derivative, terms
 
 
@@ -344,7 +350,7 @@ def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
     def rhs(t, y):
         if t > bar.n:
             bar.update(t - bar.n)
-        return expansion.evaluate(y)[0]
+        return expansion.evaluate(y, with_terms=False)[0]
 
     try:
         if times[-1] > 0:
@@ -366,6 +372,15 @@ def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
     return out
 
 
+def check_full_correction_options(*, xi=None, initial_density=None) -> None:
+    """Refuse the run options ``correction=full`` cannot follow (clear ``ValueError``)."""
+    if xi is not None:
+        raise ValueError("xi: correction=full needs the constant step-size scale (ξ = 1)")
+    if initial_density is not None:
+        raise ValueError("initial_density: correction=full starts from the Gaussian initial "
+                         "law N(0, κ²/d I)")
+
+
 def add_fluctuation_prediction(reduction, pde, times, *, xi=None, initial_density=None,
                                progress: bool = False) -> None:
     r"""Store the ``O(1/N)`` prediction of ``N = config['N']`` neurons beside ``pde.risk``.
@@ -379,11 +394,7 @@ def add_fluctuation_prediction(reduction, pde, times, *, xi=None, initial_densit
     """
     import time as _time
 
-    if xi is not None:
-        raise ValueError("xi: correction=full needs the constant step-size scale (ξ = 1)")
-    if initial_density is not None:
-        raise ValueError("initial_density: correction=full starts from the Gaussian initial "
-                         "law N(0, κ²/d I)")
+    check_full_correction_options(xi=xi, initial_density=initial_density)
     cfg = reduction.config
     started = _time.perf_counter()
     positions, weights = chi_atoms(cfg["kappa"], cfg["d"], cfg["correction_atoms"])

@@ -170,12 +170,9 @@ class GaussiansReduction(Reduction):
                              "for another initial law")
 
         if self.config.get("correction", "none") == "full":
-            if xi is not None:
-                raise ValueError("xi: correction=full needs the constant step-size scale "
-                                 "(ξ = 1)")
-            if initial_density is not None:
-                raise ValueError("initial_density: correction=full starts from the Gaussian "
-                                 "initial law N(0, κ²/d I)")
+            from .fluctuations import check_full_correction_options
+
+            check_full_correction_options(xi=xi, initial_density=initial_density)
 
     def check_particle_options(self, *, purpose: str = "SGD", xi=None) -> None:
         if math.isinf(self.config["d"]):

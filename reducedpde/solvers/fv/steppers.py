@@ -120,6 +120,16 @@ def _check_state(masses, boundary_tol):
     return STATUS_OK
 
 
+def face_cfl_scale(widths, cfl: float) -> np.ndarray:
+    """Face-local CFL lengths ``cfl · min(h_{f−1}, h_f)`` (outer faces: the smallest cell),
+    so that a step is ``dt = min_f face_scale_f / |u_f|``."""
+    widths = np.asarray(widths, dtype=np.float64)
+    face_scale = np.empty(widths.size + 1)
+    face_scale[0] = face_scale[-1] = cfl * widths.min()
+    face_scale[1:-1] = cfl * np.minimum(widths[:-1], widths[1:])
+    return face_scale
+
+
 @numba.njit(cache=True)
 def _cfl_step(face_scale, u):
     """``min_f face_scale_f / |u_f|`` (``inf`` when the velocity vanishes everywhere)."""
@@ -208,11 +218,8 @@ def integrate_transport(masses, widths, centres, features, feature_derivatives, 
     status : int
     """
     widths = np.asarray(widths, dtype=np.float64)
-    face_scale = np.empty(widths.size + 1)
-    face_scale[0] = face_scale[-1] = cfl * widths.min()
-    face_scale[1:-1] = cfl * np.minimum(widths[:-1], widths[1:])
     return _integrate_transport(
-        masses, grid_factors(widths, centres), face_scale, features,
+        masses, grid_factors(widths, centres), face_cfl_scale(widths, cfl), features,
         feature_derivatives, weights, base_derivative, mobility, t_start, t_end, cfl, theta,
         max_steps, boundary_tol,
     )
@@ -242,9 +249,7 @@ def integrate_transport_field(masses, widths, centres, velocity, t_start, t_end,
     widths = np.asarray(widths, dtype=np.float64)
     n = masses.size
     factors = grid_factors(widths, centres)
-    face_scale = np.empty(n + 1)
-    face_scale[0] = face_scale[-1] = cfl * widths.min()
-    face_scale[1:-1] = cfl * np.minimum(widths[:-1], widths[1:])
+    face_scale = face_cfl_scale(widths, cfl)
     m1, m2, rate = np.empty(n), np.empty(n), np.empty(n)
     left, right = np.empty(n), np.empty(n)
     u = np.empty(n + 1)
