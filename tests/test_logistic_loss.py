@@ -170,13 +170,6 @@ def test_bad_loss_is_refused_naming_the_parameter():
         scenarios.resolve("gaussians", {"loss": "logistic", "particle_dynamics": "flow"})
 
 
-def test_noisy_logistic_pde_is_refused():
-    from reducedpde import api
-
-    with pytest.raises(ValueError, match="parameter 'beta' must be inf"):
-        api.run_pde("gaussians", {"loss": "logistic", "beta": 80.0, "d": 40}, progress=False)
-
-
 def test_sgd_records_the_classification_series_for_both_losses():
     from reducedpde import api
 

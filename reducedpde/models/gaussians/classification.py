@@ -45,6 +45,9 @@ fixed matrices per evaluation. The dynamics of the SGD step of
            \quad ψ = Φ/2,
 
 the package form with ``Ψ = ½ δL/δρ`` (the square loss has ``Ψ = ½ δR/δρ = V + ∫U dρ``).
+With noise (``β < ∞``) the Scharfetter–Gummel steppers take the potential itself,
+``ψ_λ(r_j) = Φ(r_j)/2 + λ r_j²/2 = λ r_j²/2 + ½ Σ_q c_q K_{qj}`` (:class:`LogisticPotential`),
+the gradient of the convex discrete objective ``½ L(K m) + (λ/2) Σ_j m_j r_j²``.
 
 For piecewise-linear ``σ = c_0 + s_0 t + Σ_k Δs_k (t − t_k)_+`` the angular means are in
 closed form: with ``T(u) = E[c 1_{c > u}] = (1 − u²)_+^{(d−1)/2} / ((d − 1) B(½, (d−1)/2))``
@@ -66,6 +69,7 @@ from ...activations import PiecewiseLinear
 from ...losses import logistic_loss, logistic_loss_derivative
 
 __all__ = [
+    "LogisticPotential",
     "LogisticTransportField",
     "RadialClassificationObserver",
     "RadialClassifier",
@@ -311,6 +315,57 @@ class LogisticTransportField:
         out[0] = 0.0
         out[-1] = 0.0
         return float(np.max(np.abs(out)))
+
+
+class LogisticPotential:
+    r"""The potential ``ψ_λ = Φ/2 + λ r²/2`` of the noisy logistic-loss radial equation at the
+    cell centres, in the form the Scharfetter–Gummel steppers take
+    (:mod:`reducedpde.solvers.fv.steppers`, ``labels`` given):
+
+    .. math::
+
+        ψ_λ(r_j; m) = b_j + Σ_q w_q\, ℓ'(y_q A_q)\, K_{qj}, \qquad
+        A_q = f(τ_q) = Σ_j K_{qj} m_j,
+
+    with ``b_j = λ r_j²/2`` and ``w_q = ¼ y_q ω_q`` (so that ``Σ_q w_q ℓ'(y_q A_q) K_{qj} =
+    ½ Σ_q c_q K_{qj} = Φ(r_j)/2``, ``c`` of :meth:`RadialClassifier.loss_coefficients`).
+    The "moments" of the steppers are the outputs ``f(τ_q)`` at the ``τ``-nodes; ``Φ`` is a
+    nonlinear function of them (not a pair interaction), and every step or stage takes the
+    potential of the current moments, as for the square loss.
+
+    ``ψ_λ`` is the exact gradient of the discrete entropy-free part
+    ``F(m) = ½ L(K m) + (λ/2) Σ_j m_j r_j²`` (:meth:`energy`; ``L`` the node quadrature of
+    :meth:`RadialClassifier.logistic_loss`), which is convex in ``m`` (``ℓ`` convex, ``f``
+    linear in ``m``).
+    """
+
+    def __init__(self, classifier: RadialClassifier, centres, lam: float = 0.0,
+                 output_matrix=None):
+        self.classifier = classifier
+        self.centres = np.asarray(centres, dtype=float)
+        self.lam = float(lam)
+        self.features = np.ascontiguousarray(classifier.output_matrix(self.centres)
+                                             if output_matrix is None else output_matrix,
+                                             dtype=float)
+        self.labels = np.ascontiguousarray(classifier.labels, dtype=float)
+        self.weights = np.ascontiguousarray(0.25 * classifier.labels * classifier.weights)
+        self.base = 0.5 * self.lam * self.centres**2
+
+    def outputs(self, masses) -> np.ndarray:
+        """``f(τ_q) = Σ_j K_{qj} m_j``."""
+        return self.features @ np.asarray(masses, dtype=float)
+
+    def psi(self, masses) -> np.ndarray:
+        """``ψ_λ(r_j; m) = Φ(r_j; m)/2 + λ r_j²/2`` at the cell centres."""
+        f = self.outputs(masses)
+        return self.base + 0.5 * (self.classifier.loss_coefficients(f) @ self.features)
+
+    def energy(self, masses) -> float:
+        """Entropy-free part ``½ L(m) + (λ/2) Σ_j m_j r_j²`` (``L`` the population logistic
+        loss of the law ``Σ_j m_j δ_{r_j}``)."""
+        masses = np.asarray(masses, dtype=float)
+        return (0.5 * self.classifier.logistic_loss(self.outputs(masses))
+                + 0.5 * self.lam * float(masses @ self.centres**2))
 
 
 def point_mass_metrics(classifier: RadialClassifier, r: float, lam: float = 0.0,

@@ -22,7 +22,8 @@ GAUSSIANS_PARAMETERS = parameter_table(
     Param("activation", "str", "mmn18", "activation σ", choices=tuple(list_activations())),
     Param("loss", "str", "square",
           "loss of the dynamics: square (y − f)² or logistic log(1 + e^{−yf}) (labels ±1; "
-          "PDE: noiseless, radial velocity by 1-D integrals over |x|; docs/logistic.md)",
+          "PDE: radial velocity or, for beta < inf, potential by 1-D integrals over |x|; "
+          "docs/logistic.md)",
           choices=LOSSES),
     Param("lam", "float", 0.0, "weight decay λ", low=0, high=1e6),
     Param("beta", "float", math.inf, "inverse temperature β (inf: noiseless)", low=0,
@@ -134,8 +135,8 @@ def gaussians_checks(cfg: dict) -> str | None:
                               ("anneal", "none")):
             if cfg.get(name, allowed) != allowed:
                 return (f"parameter '{name}' must be '{allowed}' when loss='logistic' (the "
-                        f"logistic loss is implemented for online SGD and the noiseless "
-                        f"radial PDE), got {cfg[name]!r}")
+                        f"logistic loss is implemented for online SGD and the radial PDE, "
+                        f"noiseless or noisy, without annealing), got {cfg[name]!r}")
     if cfg.get("particle_dynamics", "sgd") == "flow":
         from .gradient_flow import check_flow_options
 

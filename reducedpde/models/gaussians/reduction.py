@@ -80,19 +80,28 @@ class GaussiansReduction(Reduction):
 
     def pde_hooks(self, grid, observe: bool = True) -> dict:
         """Keyword arguments of :func:`~reducedpde.solvers.fv.radial.solve_radial` for the
-        loss: the logistic velocity field (``loss = logistic``) and the per-output-time
-        metrics (``logistic_loss``, ``classification_error``; logistic runs add
-        ``objective``), built on ``grid``."""
-        from .classification import LogisticTransportField, RadialClassificationObserver
+        loss: with ``loss = logistic`` the logistic velocity field (noiseless) or the
+        logistic potential (``beta < inf``, Scharfetter–Gummel steppers), and the
+        per-output-time metrics (``logistic_loss``, ``classification_error``; logistic runs
+        add ``objective``), built on ``grid``."""
+        from .classification import (
+            LogisticPotential,
+            LogisticTransportField,
+            RadialClassificationObserver,
+        )
 
         cfg = self.config
         hooks = {}
         K = None
-        if cfg.get("loss", "square") == "logistic":
+        if cfg.get("loss", "square") == "logistic" and math.isinf(cfg["beta"]):
             field = LogisticTransportField(self.classifier(), grid.centres, grid.edges,
                                            lam=cfg["lam"])
             hooks["velocity_field"] = field
             K = field.K
+        elif cfg.get("loss", "square") == "logistic":
+            potential = LogisticPotential(self.classifier(), grid.centres, lam=cfg["lam"])
+            hooks["potential_field"] = potential
+            K = potential.features
         if observe and self.records_classification():
             hooks["observe"] = RadialClassificationObserver(
                 self.classifier(), grid.centres, lam=cfg["lam"],
@@ -157,11 +166,6 @@ class GaussiansReduction(Reduction):
 
     # -- solvers -----------------------------------------------------------------------
     def check_pde_options(self, *, xi=None, initial_density=None, resume=None) -> None:
-        if self.config.get("loss", "square") == "logistic" and not math.isinf(
-                self.config["beta"]):
-            raise ValueError("parameter 'beta' must be inf for the PDE with loss='logistic' "
-                             "(the logistic radial velocity is implemented for the noiseless "
-                             "equation; noisy logistic SGD runs with `reducedpde sgd`)")
         if resume is not None and initial_density is not None:
             raise ValueError("resume: pass no initial_density (the state comes from the file)")
         if math.isinf(self.config["d"]) and initial_density is not None:

@@ -7,7 +7,10 @@ Solves, for the radial law ``ρ̄_t`` of a rotation-invariant neuron distributio
 on a :class:`~reducedpde.solvers.fv.grid.Grid1D` with no-flux ends, for any model exposing
 ``potential``, ``potential_derivative``, ``kernel`` (a low-rank interaction with
 ``weights``, ``features`` and ``feature_derivatives``), ``lam``, ``beta`` and ``d``
-(e.g. :class:`reducedpde.models.gaussians.GaussianRadialModel`).
+(e.g. :class:`reducedpde.models.gaussians.GaussianRadialModel`). A drift that is not the
+gradient of the low-rank ``ψ_λ`` enters as a ``velocity_field`` (noiseless) or a
+``potential_field`` (noisy: the logistic loss,
+:class:`~reducedpde.models.gaussians.classification.LogisticPotential`).
 
 The right-hand side is proportional to ``ξ(t)``, so a step-size schedule is a time change:
 the solver integrates in ``τ = ∫_0^t ξ(s) ds`` with ``ξ ≡ 1`` and reports the physical times.
@@ -69,11 +72,16 @@ class RadialDiscretization:
         ``v' + λ r`` at the edges.
     entropic : ndarray (M,)
         ``(d − 1) ln r`` at the centres (noisy runs only).
+    field : object or None
+        A potential that is not the low-rank ``ψ_λ`` (``potential_field`` of
+        :func:`solve_radial`): then :meth:`psi`, :meth:`free_energy` and :meth:`gibbs_gap`
+        are its own, and :meth:`stepper_potential` hands its arrays to the steppers.
     """
 
-    def __init__(self, model, grid: Grid1D):
+    def __init__(self, model, grid: Grid1D, potential_field=None):
         self.model = model
         self.grid = grid
+        self.field = potential_field
         kernel = model.kernel
         r_c, r_f = grid.centres, grid.edges
         self.features = np.ascontiguousarray(kernel.features(r_c))
@@ -99,15 +107,31 @@ class RadialDiscretization:
 
     def psi(self, masses) -> np.ndarray:
         """``ψ_λ(x_j; ρ̄)`` at the cell centres."""
+        if self.field is not None:
+            return self.field.psi(masses)
         return self.potential + (self.weights * self.moments(masses)) @ self.features
+
+    def stepper_potential(self) -> tuple:
+        """``(features, weights, base, labels)`` of the potential for the noisy steppers
+        (:mod:`~reducedpde.solvers.fv.steppers`): the low-rank kernel (``labels`` None) or
+        the field's arrays."""
+        if self.field is not None:
+            field = self.field
+            return field.features, field.weights, field.base, field.labels
+        return self.features, self.weights, self.potential, None
 
     def free_energy(self, masses) -> float:
         r"""``F = ½ R + (λ/2) Σ m_j x_j² + β⁻¹ Σ m_j log(m_j / (h_j x_j^{d−1}))``.
 
         The entropy term is present only for ``β < ∞``; ``F`` is non-increasing in time.
+        With a potential field the entropy-free part is the field's ``energy(masses)``
+        (e.g. ``½ L + (λ/2) Σ m_j x_j²`` for the logistic loss).
         """
         grid, model = self.grid, self.model
-        energy = 0.5 * self.risk(masses) + 0.5 * model.lam * masses @ grid.centres**2
+        if self.field is not None:
+            energy = float(self.field.energy(masses))
+        else:
+            energy = 0.5 * self.risk(masses) + 0.5 * model.lam * masses @ grid.centres**2
         if model.noisy:
             pos = masses > 0
             m = masses[pos]
@@ -165,6 +189,7 @@ def solve_radial(
     progress: bool = True,
     checkpointing: Checkpointing | None = None,
     velocity_field: Callable | None = None,
+    potential_field=None,
     observe: Callable | None = None,
 ) -> PDEResult:
     r"""Integrate the radial equation and record the risk, mean norm and densities.
@@ -220,6 +245,17 @@ def solve_radial(
         returns ``max |u|``; the masses are advanced by the same SSP-RK3 / MUSCL scheme
         (:func:`~reducedpde.solvers.fv.steppers.integrate_transport_field`). ``risk``,
         ``free_energy`` are still those of the model's low-rank quadratic risk.
+    potential_field : object, optional
+        Noisy runs only: a potential ``ψ_λ`` that is not the low-rank one, in the form of
+        the steppers' ``labels`` argument: attributes ``features`` (rank × M, the moments
+        ``A = features @ m``), ``weights``, ``labels`` and ``base`` (``ψ_λ = base +
+        Σ_l weights_l ℓ'(labels_l A_l) features_l``, the logistic data term), and methods
+        ``psi(masses)`` (``ψ_λ`` at the centres) and ``energy(masses)`` (the entropy-free
+        part whose gradient it is; e.g.
+        :class:`~reducedpde.models.gaussians.classification.LogisticPotential`). The same
+        Scharfetter–Gummel steppers advance the masses, each step or stage with the
+        potential of its own moments; ``free_energy`` and ``gibbs_gap`` are those of the
+        field (``risk`` stays the model's low-rank quadratic risk).
     observe : callable, optional
         ``observe(masses) -> {name: float}`` at every output time; each name becomes an
         ``extra`` series (checkpointed with the others).
@@ -265,7 +301,13 @@ def solve_radial(
     if np.any(snap_index >= times.size) or not np.allclose(times[snap_index], snapshot_times):
         raise ValueError("snapshot_times must be a subset of times")
 
-    disc = RadialDiscretization(model, grid)
+    if velocity_field is not None and model.noisy:
+        raise ValueError("velocity_field: only noiseless runs (beta = inf) take a velocity "
+                         "field")
+    if potential_field is not None and not model.noisy:
+        raise ValueError("potential_field: only noisy runs (beta < inf) take a potential "
+                         "field; noiseless runs take a velocity_field")
+    disc = RadialDiscretization(model, grid, potential_field)
     taus = time_change(times, xi)
     n_t = times.size
     risk = np.full(n_t, np.nan)
@@ -275,9 +317,6 @@ def solve_radial(
     densities = np.full((snapshot_times.size, grid.n_cells), np.nan)
     snap_of = {int(i): k for k, i in enumerate(snap_index)}
     observed: dict[str, np.ndarray] = {}
-    if velocity_field is not None and model.noisy:
-        raise ValueError("velocity_field: only noiseless runs (beta = inf) take a velocity "
-                         "field")
 
     def record(i):
         if observe is not None:
@@ -310,6 +349,12 @@ def solve_radial(
     }
     if velocity_field is not None:
         attrs["velocity"] = "velocity_field callback (not the low-rank gradient)"
+    potential_features, potential_weights, potential_base, potential_labels = (
+        disc.stepper_potential())
+    field_args = {} if potential_labels is None else {"labels": potential_labels}
+    if potential_field is not None:
+        attrs["potential"] = (f"potential_field {type(potential_field).__name__} "
+                              f"({potential_weights.size} moments; not the low-rank kernel)")
     start = time.perf_counter()
     ckpt = checkpointing
     wall_before = 0.0
@@ -391,10 +436,10 @@ def solve_radial(
                         )
                 elif noisy:
                     t_reached, steps, status, dt_next = drift_diffusion(
-                        masses, grid.widths, grid.centres, disc.features, disc.weights,
-                        disc.potential, disc.entropic, model.beta, MOBILITY, taus[i - 1],
-                        taus[i], dt_next, step_tol, math.inf, max_steps - total_steps,
-                        boundary_tol,
+                        masses, grid.widths, grid.centres, potential_features,
+                        potential_weights, potential_base, disc.entropic, model.beta,
+                        MOBILITY, taus[i - 1], taus[i], dt_next, step_tol, math.inf,
+                        max_steps - total_steps, boundary_tol, **field_args,
                     )
                 else:
                     t_reached, steps, status = steppers.integrate_transport(

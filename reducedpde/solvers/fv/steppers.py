@@ -11,6 +11,13 @@ with mobility ``μ`` (``μ = 2`` for the conventions of this package with ``ξ =
 rotation-invariant measure on ``R^d``). Time-dependent step sizes ``ξ(t)`` are handled by the
 caller through the time change ``τ = ∫ ξ``.
 
+The noisy steppers also take an optional ``labels`` array (one ``y_l`` per moment): then
+``ψ_λ = b + Σ_l w_l ℓ'(y_l A_l) f_l`` with the logistic ``ℓ'(m) = −1/(1 + e^m)``, the
+potential of a data term ``Σ_l (w_l/y_l) ℓ(y_l A_l)`` that is not a pair interaction (the
+logistic loss of the radial model, with ``A_l`` the outputs at quadrature nodes). The
+steppers never differentiate the potential: every step or stage takes ``Φ`` of its own
+moments (frozen potential, Picard sweeps on the moments), so the same code serves both.
+
 * :func:`integrate_transport` — ``β = ∞``: MUSCL upwind fluxes, SSP-RK3, adaptive
   ``Δt = cfl · min_f min(h_{f−1}, h_f) / |u_f|`` with ``u = −μ ∂_r ψ_λ`` at the faces
   (``cfl · h / max|u|`` on a uniform grid; each cell loses at most ``2 cfl`` of its mass
@@ -278,23 +285,42 @@ def integrate_transport_field(masses, widths, centres, velocity, t_start, t_end,
     return t, steps, STATUS_OK
 
 
+@numba.njit(cache=True, inline="always")
+def _logistic_derivative(m):
+    """``ℓ'(m) = −1/(1 + e^m)`` of the logistic loss, without overflow."""
+    if m > 0.0:
+        e = math.exp(-m)
+        return -e / (1.0 + e)
+    return -1.0 / (1.0 + math.exp(m))
+
+
 @numba.njit(cache=True)
-def _potential_from_moments(moments, features, weights, base, entropic, beta, out):
-    """``Φ_j = β (b_j + Σ_l w_l A_l f_l(x_j)) − S_j`` at the cell centres, given ``A_l``."""
+def _potential_from_moments(moments, features, weights, labels, base, entropic, beta, out):
+    """``Φ_j = β (b_j + Σ_l g_l(A_l) f_l(x_j)) − S_j`` at the cell centres, given ``A_l``:
+    ``g_l(A) = w_l A`` (quadratic interaction, ``labels`` empty) or
+    ``g_l(A) = w_l ℓ'(y_l A)`` with ``y_l = labels[l]`` (logistic data term)."""
     n = base.size
     rank = weights.size
+    logistic = labels.size > 0
     for j in range(n):
-        psi = base[j]
-        for l in range(rank):
-            psi += weights[l] * moments[l] * features[l, j]
-        out[j] = beta * psi - entropic[j]
+        out[j] = base[j]
+    for l in range(rank):
+        if logistic:
+            coef = weights[l] * _logistic_derivative(labels[l] * moments[l])
+        else:
+            coef = weights[l] * moments[l]
+        for j in range(n):
+            out[j] += coef * features[l, j]
+    for j in range(n):
+        out[j] = beta * out[j] - entropic[j]
 
 
 @numba.njit(cache=True)
-def _drift_diffusion_potential(masses, features, weights, base, entropic, beta, moments, out):
+def _drift_diffusion_potential(masses, features, weights, labels, base, entropic, beta,
+                               moments, out):
     """``Φ`` of :func:`_potential_from_moments` at the moments ``A_l`` of ``masses``."""
     low_rank_moments(features, masses, moments)
-    _potential_from_moments(moments, features, weights, base, entropic, beta, out)
+    _potential_from_moments(moments, features, weights, labels, base, entropic, beta, out)
 
 
 #: an ESDIRK stage is consistent when the moments of its solution differ from those of its
@@ -324,7 +350,7 @@ def _moment_residual(new, used, start):
 @numba.njit(cache=True)
 def integrate_drift_diffusion(masses, widths, centres, features, weights, base, entropic,
                               beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
-                              max_steps, boundary_tol):
+                              max_steps, boundary_tol, labels=None):
     """Advance the noisy equation (1) from ``t_start`` to ``t_end`` in place.
 
     Each step freezes ``Φ = β ψ_λ[m] − S`` at the current masses and solves the backward
@@ -342,6 +368,11 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
     otherwise. In transients (small ``Δt``, contraction ``O(Δt)``) this changes nothing but
     the cost (two solves per step).
 
+    ``labels`` (optional, one per moment): the logistic data term instead of the
+    quadratic interaction, ``ψ_λ = b + Σ_l w_l ℓ'(y_l A_l) f_l`` with ``y_l = labels[l]``
+    (:func:`_potential_from_moments`); the same frozen-potential steps and Picard test on
+    the moments ``A_l``.
+
     Returns
     -------
     t_reached : float
@@ -350,6 +381,19 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
     dt_next : float
         The step proposed for the next call (pass it back as ``dt_init``).
     """
+    if labels is None:
+        labels = np.empty(0)
+    return _integrate_drift_diffusion(masses, widths, centres, features, weights, base,
+                                      entropic, beta, mobility, t_start, t_end, dt_init,
+                                      step_tol, dt_max, max_steps, boundary_tol, labels)
+
+
+@numba.njit(cache=True)
+def _integrate_drift_diffusion(masses, widths, centres, features, weights, base, entropic,
+                               beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
+                               max_steps, boundary_tol, labels):
+    """Compiled body of :func:`integrate_drift_diffusion` (``labels`` empty: quadratic
+    interaction)."""
     n = masses.size
     rank = weights.size
     phi = np.empty(n)
@@ -371,7 +415,8 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
     while t < t_end:
         if steps >= max_steps:
             return t, steps, STATUS_MAX_STEPS, dt
-        _drift_diffusion_potential(masses, features, weights, base, entropic, beta, moments, phi)
+        _drift_diffusion_potential(masses, features, weights, labels, base, entropic, beta,
+                                   moments, phi)
         sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
         while True:
             step = min(dt, t_end - t, dt_max)
@@ -392,7 +437,8 @@ def integrate_drift_diffusion(masses, widths, centres, features, weights, base, 
             res, _chg, size = _moment_residual(found, moments, moments)
             if res <= NL_ATOL * (1.0 + size):
                 break
-            _potential_from_moments(found, features, weights, base, entropic, beta, phi)
+            _potential_from_moments(found, features, weights, labels, base, entropic, beta,
+                                    phi)
             sg_coefficients(phi, widths, centres, diffusivity, sweep_a, sweep_b)
             solve_mass_matrix(sweep_a, sweep_b, step, masses, trial, work_c, work_d)
             low_rank_moments(features, trial, used)
@@ -566,7 +612,7 @@ def _extrapolate_moments(node_c, node_val, count, target, points, out, chosen):
 @numba.njit(cache=True)
 def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic, beta,
                       mobility, t_start, t_end, dt_init, step_tol, dt_max, max_steps,
-                      boundary_tol, tab_a, tab_err, exponent, filtered, order):
+                      boundary_tol, tab_a, tab_err, exponent, filtered, order, labels):
     """Compiled body of the ESDIRK steppers (see :func:`integrate_drift_diffusion_esdirk`).
 
     ``tab_a``: Butcher matrix of a stiffly accurate ESDIRK (first row zero, constant
@@ -574,7 +620,8 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
     (``1/(q + 1)`` for an error estimate ``O(Δt^{q+1})``); ``filtered``: apply
     ``(I − γΔt L)⁻¹`` to the error estimate (needed when the embedded method is not
     stable at infinity); ``order``: with an interaction, the order (2 or 3) to which the
-    stage potentials are made consistent.
+    stage potentials are made consistent; ``labels``: empty (quadratic interaction) or the
+    ``y_l`` of the logistic data term (:func:`_potential_from_moments`).
     """
     n = masses.size
     rank = weights.size
@@ -611,8 +658,8 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
     for j in range(n):
         total += masses[j]
     if rank == 0:
-        _drift_diffusion_potential(masses, features, weights, base, entropic, beta, moments,
-                                   phi)
+        _drift_diffusion_potential(masses, features, weights, labels, base, entropic, beta,
+                                   moments, phi)
         sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
     factored = -1.0  # γΔt of the stored factorisation (rank 0)
     t = t_start
@@ -627,8 +674,8 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
             status = STATUS_MAX_STEPS
             break
         if rank > 0:
-            _drift_diffusion_potential(cur, features, weights, base, entropic, beta,
-                                       moments, phi)
+            _drift_diffusion_potential(cur, features, weights, labels, base, entropic,
+                                       beta, moments, phi)
             sg_coefficients(phi, widths, centres, diffusivity, start_a, start_b)
             node_c[0] = 0.0
             for l in range(rank):
@@ -662,8 +709,8 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
                     for sweep in range(order - 1):
                         if sweep > 0:
                             low_rank_moments(features, stage, moments)
-                        _potential_from_moments(moments, features, weights, base, entropic,
-                                                beta, phi)
+                        _potential_from_moments(moments, features, weights, labels, base,
+                                                entropic, beta, phi)
                         sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
                         factor_mass_matrix(coef_a, coef_b, gdt, pivot, upper, mult)
                         solve_factored(pivot, upper, mult, rhs, stage)
@@ -680,8 +727,8 @@ def _integrate_esdirk(masses, widths, centres, features, weights, base, entropic
                             break
                         for l in range(rank):
                             moments[l] = found[l]
-                        _potential_from_moments(moments, features, weights, base, entropic,
-                                                beta, phi)
+                        _potential_from_moments(moments, features, weights, labels, base,
+                                                entropic, beta, phi)
                         sg_coefficients(phi, widths, centres, diffusivity, coef_a, coef_b)
                         factor_mass_matrix(coef_a, coef_b, gdt, pivot, upper, mult)
                         solve_factored(pivot, upper, mult, rhs, stage)
@@ -782,7 +829,7 @@ _ESDIRK4_A, _ESDIRK4_ERR = ESDIRK4_TABLEAU
 @numba.njit(cache=True)
 def integrate_drift_diffusion_trbdf2(masses, widths, centres, features, weights, base,
                                      entropic, beta, mobility, t_start, t_end, dt_init,
-                                     step_tol, dt_max, max_steps, boundary_tol):
+                                     step_tol, dt_max, max_steps, boundary_tol, labels=None):
     r"""Second-order (TR-BDF2) version of :func:`integrate_drift_diffusion`.
 
     Same arguments, return values and Scharfetter–Gummel operator ``L[Φ]`` (``D = μ/β``).
@@ -815,16 +862,18 @@ def integrate_drift_diffusion_trbdf2(masses, widths, centres, features, weights,
         On ``STATUS_NONFINITE`` the masses are those of the last good step.
     dt_next : float
     """
+    if labels is None:
+        labels = np.empty(0)
     return _integrate_esdirk(masses, widths, centres, features, weights, base, entropic,
                              beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
                              max_steps, boundary_tol, _TRBDF2_A, _TRBDF2_ERR, 1.0 / 3.0, True,
-                             2)
+                             2, labels)
 
 
 @numba.njit(cache=True)
 def integrate_drift_diffusion_esdirk(masses, widths, centres, features, weights, base,
                                      entropic, beta, mobility, t_start, t_end, dt_init,
-                                     step_tol, dt_max, max_steps, boundary_tol):
+                                     step_tol, dt_max, max_steps, boundary_tol, labels=None):
     r"""Fourth-order version of :func:`integrate_drift_diffusion`: ESDIRK4(3)6L[2]SA.
 
     Same arguments, return values and Scharfetter–Gummel operator ``L[Φ]`` (``D = μ/β``) as
@@ -885,15 +934,18 @@ def integrate_drift_diffusion_esdirk(masses, widths, centres, features, weights,
         On ``STATUS_NONFINITE`` the masses are those of the last good step.
     dt_next : float
     """
+    if labels is None:
+        labels = np.empty(0)
     return _integrate_esdirk(masses, widths, centres, features, weights, base, entropic,
                              beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
-                             max_steps, boundary_tol, _ESDIRK4_A, _ESDIRK4_ERR, 0.25, False, 3)
+                             max_steps, boundary_tol, _ESDIRK4_A, _ESDIRK4_ERR, 0.25, False, 3,
+                             labels)
 
 
 @numba.njit(cache=True)
 def integrate_drift_diffusion_esdirk3(masses, widths, centres, features, weights, base,
                                       entropic, beta, mobility, t_start, t_end, dt_init,
-                                      step_tol, dt_max, max_steps, boundary_tol):
+                                      step_tol, dt_max, max_steps, boundary_tol, labels=None):
     r"""Third-order variant of :func:`integrate_drift_diffusion_esdirk`: ESDIRK3(2)4L[2]SA.
 
     The four-stage method of :data:`ESDIRK3_TABLEAU` (``γ ≈ 0.4358665``, embedded
@@ -901,10 +953,12 @@ def integrate_drift_diffusion_esdirk3(masses, widths, centres, features, weights
     interaction. On the benchmark problem it needs about three times the steps of the
     fourth-order method for the same accuracy, and is slower overall.
     """
+    if labels is None:
+        labels = np.empty(0)
     return _integrate_esdirk(masses, widths, centres, features, weights, base, entropic,
                              beta, mobility, t_start, t_end, dt_init, step_tol, dt_max,
                              max_steps, boundary_tol, _ESDIRK3_A, _ESDIRK3_ERR, 1.0 / 3.0,
-                             False, 3)
+                             False, 3, labels)
 
 
 __all__ += [
