@@ -111,22 +111,49 @@ def test_the_expansion_is_converged_in_atoms_modes_and_degree():
     np.testing.assert_allclose(terms[0], terms[1], rtol=1e-3)
 
 
-def test_the_corrections_vanish_like_one_over_n():
+def test_the_finite_n_corrections_vanish_like_one_over_n():
     runs = [api.run_pde("gaussians-quick", {**QUICK_SHORT, "t_max": 0.2, "N": n},
                         progress=False).pde for n in (100, 1000)]
-    gaps = [run.extra["risk_corrected"] - run.risk for run in runs]
+    gaps = [run.extra["risk_corrected_flow"] - run.risk for run in runs]
     np.testing.assert_allclose(gaps[0], 10 * gaps[1], rtol=1e-12)
     assert np.all(gaps[1] > 0)
+
+
+def test_the_step_correction_is_linear_in_eps_and_free_of_n():
+    runs = {(n, eps): api.run_pde("gaussians-quick", {**QUICK_SHORT, "t_max": 0.2, "N": n,
+                                                       "eps": eps}, progress=False).pde
+            for n, eps in ((100, 1e-6), (100, 1e-5), (1000, 1e-5))}
+    steps = {key: run.extra["risk_corrected"] - run.extra["risk_corrected_flow"]
+             for key, run in runs.items()}
+    np.testing.assert_allclose(steps[100, 1e-5], 10 * steps[100, 1e-6], rtol=1e-12)
+    np.testing.assert_allclose(steps[1000, 1e-5], steps[100, 1e-5], rtol=1e-12)
+    assert np.any(steps[100, 1e-5] != 0.0)
+
+
+def test_the_gradient_flow_prediction_has_no_step_correction():
+    pde = api.run_pde("gaussians-quick", {**QUICK_SHORT, "t_max": 0.2,
+                                          "particle_dynamics": "flow"}, progress=False).pde
+    assert "correction_step" not in pde.extra and "risk_corrected_flow" not in pde.extra
+    n = pde.attrs["correction_n_neurons"]
+    np.testing.assert_allclose(
+        pde.extra["risk_corrected"],
+        pde.risk + (pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]) / n)
 
 
 def test_the_pde_run_records_the_prediction_and_its_terms():
     pde = api.run_pde("gaussians-quick", {**QUICK_SHORT, "t_max": 0.2}, progress=False).pde
     n = pde.attrs["correction_n_neurons"]
-    assert pde.attrs["correction"] == "full" and n == 200
+    eps = pde.attrs["correction_step_eps"]
+    assert pde.attrs["correction"] == "full" and n == 200 and eps == 5e-6
     np.testing.assert_allclose(
         pde.extra["risk_corrected"],
-        pde.risk + (pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]) / n)
+        pde.risk + (pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]) / n
+        + eps * pde.extra["correction_step"])
     assert pde.attrs["correction_mean_field_gap"] < 1e-3
+    # the companion expansion on half the atoms: an error estimate well below the terms
+    estimate = pde.extra["risk_corrected_error_estimate"]
+    assert np.all(estimate >= 0.0)
+    assert np.max(estimate) < 1e-2 * np.max(np.abs(pde.extra["risk_corrected"] - pde.risk))
 
 
 @pytest.mark.parametrize("params, message", [

@@ -74,6 +74,15 @@ system approach") show that gradient descent damps the ``O(1/N)`` error. The mod
 decomposition, the Lagrangian representation and the mean-shift equation above are the
 package's (docs/corrections.md).
 
+Online SGD with step ``ε`` (``step_noise``, :mod:`.step_noise`). The gradient noise of
+the shared samples adds a second, ``N``-independent channel of the same form:
+``μ = ρ + √ε η^ε + ε m^ε``, where ``η^ε`` starts from 0 and is driven by the noise
+covariance ``Q_ℓ`` of each mode (carried as ``Σ_ℓ`` with ``Σ̇ = AΣ + ΣAᵀ + Q``), and the
+mean shift ``m^ε`` has, besides the quadratic source of ``η^ε``, the Itô term of each
+neuron's own noise and the Euler drift ``−½ R̈``. Then
+``E R_N^{SGD} = R(ρ_t) + A(t)/N + ε B(t) + o(1/N + ε)`` with
+``B = E⟨η^ε, Uη^ε⟩ + 2⟨Ψ, E m^ε⟩``.
+
 Weight decay ``λ > 0`` adds ``λ r²/2`` to ``ψ`` in the velocity; noise (``β < ∞``) is not
 supported (the atoms follow noiseless characteristics).
 """
@@ -81,6 +90,7 @@ supported (the atoms follow noiseless characteristics).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -90,6 +100,7 @@ from .corrections import diagonal_kernel, diagonal_kernel_derivative
 
 __all__ = [
     "FluctuationExpansion",
+    "StepCorrectionWarning",
     "add_fluctuation_prediction",
     "check_full_correction_options",
     "chi_atoms",
@@ -97,6 +108,15 @@ __all__ = [
     "gegenbauer_projections",
     "harmonic_dimension",
 ]
+
+#: largest ``|ε B(t)| / R`` for which the ``O(ε)`` term is taken as a correction (above:
+#: :class:`StepCorrectionWarning`)
+STEP_CORRECTION_LIMIT = 0.25
+
+
+class StepCorrectionWarning(UserWarning):
+    """The ``O(ε)`` step correction is too large for the expansion to hold."""
+
 
 #: relative step of the central differences of ``ψ'`` and ``h_k'`` (error ≈ step²)
 DIFFERENCE_STEP = 1e-4
@@ -163,7 +183,8 @@ class FluctuationExpansion:
         Highest Hermite degree ``k`` in the mode kernels.
     """
 
-    def __init__(self, model, positions, weights, modes: int = 4, degree: int = 21):
+    def __init__(self, model, positions, weights, modes: int = 4, degree: int = 21,
+                 step_noise=None):
         if model.noisy:
             raise ValueError("parameter 'beta' must be inf for correction=full (the "
                              "fluctuation expansion follows noiseless characteristics)")
@@ -198,6 +219,10 @@ class FluctuationExpansion:
                                       for ell in range(self.modes + 1)])
         self.laplace_eigenvalue = np.array([ell * (ell + d - 2.0)
                                             for ell in range(self.modes + 1)])
+        #: the SGD gradient noise (:class:`.step_noise.StepNoise`) or ``None`` (gradient flow)
+        self.step_noise = step_noise
+        if step_noise is not None and step_noise.modes > self.modes:
+            raise ValueError("step_noise must not have more modes than the expansion")
 
     # -- state layout ---------------------------------------------------------------
     def initial_state(self) -> np.ndarray:
@@ -207,13 +232,25 @@ class FluctuationExpansion:
         factors[:, :m] = white
         # ℓ = 0: the empirical law has mass one exactly, Cov α = diag(1/ρ) − 1 1ᵀ
         factors[0, :m] = (np.eye(m) - np.outer(np.ones(m), self.weights)) @ white
-        return np.concatenate([self.positions, factors.ravel(), np.zeros(2 * m)])
+        parts = [self.positions, factors.ravel(), np.zeros(2 * m)]
+        if self.step_noise is not None:
+            # the O(ε) channel: covariances Σ_ℓ (2M × 2M) from 0 and its mean shift
+            parts += [np.zeros((self.step_noise.modes + 1) * 4 * m * m), np.zeros(2 * m)]
+        return np.concatenate(parts)
 
     def unpack(self, y):
+        """``(R, Z, (β^m, γ^m))``, and ``(Σ^ε, (β^ε, γ^ε))`` with the step noise."""
         m = self.n_atoms
         size = (self.modes + 1) * 2 * m * m
-        return (y[:m], y[m:m + size].reshape(self.modes + 1, 2 * m, m),
-                y[m + size:].reshape(2, m))
+        end = m + size + 2 * m
+        out = (y[:m], y[m:m + size].reshape(self.modes + 1, 2 * m, m),
+               y[m + size:end].reshape(2, m))
+        if self.step_noise is None:
+            return out
+        top = self.step_noise.modes
+        step_size = (top + 1) * 4 * m * m
+        return (*out, y[end:end + step_size].reshape(top + 1, 2 * m, 2 * m),
+                y[end + step_size:].reshape(2, m))
 
     # -- features -------------------------------------------------------------------
     def _features(self, r):
@@ -252,7 +289,7 @@ class FluctuationExpansion:
             ``norm_shift`` (``⟨E m, r⟩``) and ``mean_field_risk`` (``R`` of the atoms);
             ``None`` when ``with_terms`` is false (the integrator's right-hand side).
         """
-        r, factors, (beta_m, gamma_m) = self.unpack(y)
+        r, factors, (beta_m, gamma_m), *step_state = self.unpack(y)
         rho = self.weights
         f0, f1, f2 = self._features(r)
         psi1, psi2, psi3 = self._psi_derivatives(r)
@@ -289,7 +326,13 @@ class FluctuationExpansion:
         chi_slope = f1 @ (c0 * shift_moments)
         d_beta_m = -2.0 * (psi2 * beta_m + psi3 * gamma_m + chi_slope + source_beta)
         d_gamma_m = -4.0 * psi2 * gamma_m - 2.0 * source_gamma
-        derivative = np.concatenate([-2.0 * psi1, d_factors.ravel(), d_beta_m, d_gamma_m])
+        derivative = [-2.0 * psi1, d_factors.ravel(), d_beta_m, d_gamma_m]
+        step_terms = None
+        if self.step_noise is not None:
+            d_step, step_terms = self._step_channel(r, step_state, (f0, f1, f2),
+                                                    (psi1, psi2, psi3), with_terms)
+            derivative += d_step
+        derivative = np.concatenate(derivative)
         if not with_terms:
             return derivative, None
         variance += float(rho @ (diagonal_kernel(model.activation, model.delta, r) - diagonal))
@@ -301,11 +344,77 @@ class FluctuationExpansion:
             "norm_shift": float(rho @ beta_m),
             "mean_field_risk": model.risk(r, rho),
         }
+        if step_terms is not None:
+            terms.update(step_terms)
+        return derivative, terms
+
+    def _velocity(self, r):
+        """Mean-field velocity ``−2ψ_λ'(R_j)`` of the atoms ``r`` (their own law)."""
+        model = self.model
+        return -2.0 * (model.psi_derivative(r, r, self.weights) + model.lam * r)
+
+    def _step_channel(self, r, state, features, psi, with_terms):
+        r"""Right-hand side and risk terms of the ``O(ε)`` channel (SGD gradient noise).
+
+        ``Σ̇_ℓ = A_ℓ Σ_ℓ + Σ_ℓ A_ℓᵀ + Q_ℓ`` (``Σ_ℓ(0) = 0``) and the mean shift with the
+        sources of :mod:`.step_noise`: the quadratic interaction of ``η^ε`` (modes
+        ``ℓ ≤ L``), the Itô term of each neuron's own noise and the Euler drift
+        ``−½ R̈``.
+        """
+        sigma, (beta_e, gamma_e) = state
+        f0, f1, f2 = features
+        psi1, psi2, psi3 = psi
+        rho = self.weights
+        m = self.n_atoms
+        noise, ito_beta, ito_gamma, _ = self.step_noise.evaluate(r, rho)
+        weighted_features = np.concatenate([rho[:, None] * f0, rho[:, None] * f1])
+        d_sigma = np.empty_like(sigma)
+        variance = 0.0
+        source_beta = np.zeros(m)
+        source_gamma = np.zeros(m)
+        for ell in range(self.step_noise.modes + 1):
+            c = self.mode_coefficients[ell]
+            cov = sigma[ell]
+            moments = weighted_features.T @ cov          # E[M_q (α, β)_i]
+            weighted = c[:, None] * moments
+            response = np.concatenate([
+                -(2.0 * self.laplace_eigenvalue[ell] / r**2)[:, None] * (f0 @ weighted),
+                -2.0 * psi2[:, None] * cov[m:] - 2.0 * (f1 @ weighted)])
+            d_sigma[ell] = response + response.T + noise[ell]
+            n_ell = self.multiplicity[ell]
+            if with_terms:
+                variance += n_ell * float(np.sum(c * np.sum(moments * weighted_features.T,
+                                                            axis=1)))
+            alpha_moments, beta_moments = moments[:, :m].T, moments[:, m:].T
+            source_beta += n_ell * np.sum(c * (f1 * alpha_moments + f2 * beta_moments), axis=1)
+            source_gamma += n_ell * np.sum(c * f1 * beta_moments, axis=1)
+        velocity = self._velocity(r)
+        step = DIFFERENCE_STEP * max(1.0, float(np.max(r))) / max(
+            float(np.max(np.abs(velocity))), 1e-300)
+        acceleration = (self._velocity(r + step * velocity)
+                        - self._velocity(r - step * velocity)) / (2.0 * step)
+        c0 = self.mode_coefficients[0]
+        shift_moments = f1.T @ (rho * beta_e) + f2.T @ (rho * gamma_e)
+        chi_slope = f1 @ (c0 * shift_moments)
+        d_beta = (-2.0 * (psi2 * beta_e + psi3 * gamma_e + chi_slope + source_beta)
+                  + ito_beta - 0.5 * acceleration)
+        d_gamma = -4.0 * psi2 * gamma_e - 2.0 * source_gamma + ito_gamma
+        derivative = [d_sigma.ravel(), d_beta, d_gamma]
+        if not with_terms:
+            return derivative, None
+        model = self.model
+        terms = {
+            "step_variance": variance,
+            "step_mean_shift": 2.0 * float(rho @ (beta_e * (psi1 - model.lam * r)
+                                                  + gamma_e * (psi2 - model.lam))),
+            "step_norm_shift": float(rho @ beta_e),
+        }
         return derivative, terms
 
 
 def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
-                          degree: int = 21, rtol: float = 1e-8, atol: float = 1e-10,
+                          degree: int = 21, step_batch: int | None = None,
+                          rtol: float = 1e-8, atol: float = 1e-10,
                           progress: bool = False) -> dict:
     r"""The ``O(1/N)`` terms of the expected risk of ``N`` neurons at ``times``.
 
@@ -323,6 +432,10 @@ def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
         Increasing output times, starting at ``t ≥ 0`` (the expansion starts at 0).
     modes, degree : int
         Coupled angular modes ``ℓ ≤ modes`` and Hermite degrees ``k ≤ degree``.
+    step_batch : int, optional
+        With the SGD batch size ``b``, also the ``O(ε)`` terms of online SGD with step
+        ``ε`` (:mod:`.step_noise`): ``E R ≈ … + ε (step_variance + step_mean_shift)``.
+        ``None``: the gradient flow (``ε → 0``) only.
     rtol, atol : float
         Tolerances of the DOP853 integration.
     progress : bool
@@ -332,9 +445,13 @@ def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
     -------
     dict
         Arrays on ``times``: ``variance``, ``mean_shift``, ``norm_shift``,
-        ``mean_field_risk`` (of the atoms) and the integer ``n_rhs``.
+        ``mean_field_risk`` (of the atoms) and the integer ``n_rhs``; with ``step_batch``
+        also ``step_variance``, ``step_mean_shift`` and ``step_norm_shift`` (coefficients
+        of ``ε``).
     """
     from tqdm.auto import tqdm
+
+    from .step_noise import StepNoise
 
     times = np.asarray(times, float)
     if times.ndim != 1 or times.size == 0 or times[0] < 0 or np.any(np.diff(times) < 0):
@@ -342,8 +459,12 @@ def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
     for name, value, low in (("modes", modes, 0), ("degree", degree, 1)):
         if isinstance(value, bool) or int(value) != value or value < low:
             raise ValueError(f"parameter '{name}' must be an integer >= {low}, got {value!r}")
-    expansion = FluctuationExpansion(model, positions, weights, modes=modes, degree=degree)
+    step_noise = None if step_batch is None else StepNoise(model, modes, step_batch)
+    expansion = FluctuationExpansion(model, positions, weights, modes=modes, degree=degree,
+                                     step_noise=step_noise)
     keys = ("variance", "mean_shift", "norm_shift", "mean_field_risk")
+    if step_noise is not None:
+        keys += ("step_variance", "step_mean_shift", "step_norm_shift")
     bar = tqdm(total=float(times[-1]), desc="fluctuations", unit="t", disable=not progress,
                leave=False)
 
@@ -383,30 +504,70 @@ def check_full_correction_options(*, xi=None, initial_density=None) -> None:
 
 def add_fluctuation_prediction(reduction, pde, times, *, xi=None, initial_density=None,
                                progress: bool = False) -> None:
-    r"""Store the ``O(1/N)`` prediction of ``N = config['N']`` neurons beside ``pde.risk``.
+    r"""Store the prediction of ``N = config['N']`` neurons beside ``pde.risk``.
 
-    ``pde.extra['risk_corrected'] = R(ρ_t) + (variance + mean_shift)/N`` with the grid's
-    mean-field risk ``R(ρ_t)``, ``pde.extra['mean_norm_corrected']`` likewise, and the
+    ``pde.extra['risk_corrected'] = R(ρ_t) + (variance + mean_shift)/N + ε B(t)`` with the
+    grid's mean-field risk ``R(ρ_t)``, ``pde.extra['mean_norm_corrected']`` likewise, the
     ``N``-free coefficients ``pde.extra['correction_variance']`` and
-    ``pde.extra['correction_mean_shift']``. ``attrs['correction_mean_field_gap']`` is the
+    ``pde.extra['correction_mean_shift']``, and, for online SGD
+    (``particle_dynamics = sgd``) with step ``ε = config['eps']`` and batch
+    ``b = config['batch']``, the step coefficient ``pde.extra['correction_step'] = B(t)``
+    (:mod:`.step_noise`; the gradient flow, ``particle_dynamics = flow``, has ``B = 0``
+    and records none; the ``ε → 0`` prediction is then also kept as
+    ``pde.extra['risk_corrected_flow']``). ``attrs['correction_mean_field_gap']`` is the
     largest difference between the atoms' and the grid's mean-field risk (a check of the
-    atoms).
+    atoms); ``pde.extra['risk_corrected_error_estimate']`` (and its maximum,
+    ``attrs['correction_error_estimate']``) is the change of the correction when the
+    expansion runs on half the atoms, an a-posteriori estimate of its discretisation error.
     """
     import time as _time
 
     check_full_correction_options(xi=xi, initial_density=initial_density)
     cfg = reduction.config
     started = _time.perf_counter()
-    positions, weights = chi_atoms(cfg["kappa"], cfg["d"], cfg["correction_atoms"])
-    terms = fluctuation_expansion(reduction.reduced_model(), positions, weights, times,
-                                  modes=cfg["correction_modes"],
-                                  degree=cfg["correction_degree"], progress=progress)
+    sgd = cfg.get("particle_dynamics", "sgd") == "sgd"
     n = int(cfg["N"])
+    eps = float(cfg["eps"]) if sgd else 0.0
+
+    def expand(n_atoms):
+        positions, weights = chi_atoms(cfg["kappa"], cfg["d"], n_atoms)
+        terms = fluctuation_expansion(reduction.reduced_model(), positions, weights, times,
+                                      modes=cfg["correction_modes"],
+                                      degree=cfg["correction_degree"],
+                                      step_batch=int(cfg["batch"]) if sgd else None,
+                                      progress=progress)
+        step = terms["step_variance"] + terms["step_mean_shift"] if sgd else 0.0
+        return terms, (terms["variance"] + terms["mean_shift"]) / n + eps * step
+
+    terms, correction = expand(cfg["correction_atoms"])
+    # a-posteriori error estimate: the same expansion on half the atoms
+    _, coarse = expand(max(4, cfg["correction_atoms"] // 2))
+    pde.extra["risk_corrected_error_estimate"] = np.abs(correction - coarse)
+    pde.attrs["correction_error_estimate"] = float(np.max(np.abs(correction - coarse)))
     pde.extra["correction_variance"] = terms["variance"]
     pde.extra["correction_mean_shift"] = terms["mean_shift"]
-    pde.extra["risk_corrected"] = np.asarray(pde.risk, float) + (
-        terms["variance"] + terms["mean_shift"]) / n
-    pde.extra["mean_norm_corrected"] = np.asarray(pde.mean_norm, float) + terms["norm_shift"] / n
+    risk = np.asarray(pde.risk, float) + (terms["variance"] + terms["mean_shift"]) / n
+    norm = np.asarray(pde.mean_norm, float) + terms["norm_shift"] / n
+    if sgd:
+        pde.extra["risk_corrected_flow"] = risk.copy()
+        pde.extra["correction_step"] = terms["step_variance"] + terms["step_mean_shift"]
+        risk = risk + eps * pde.extra["correction_step"]
+        norm = norm + eps * terms["step_norm_shift"]
+        pde.attrs["correction_step_eps"] = eps
+        pde.attrs["correction_step_batch"] = int(cfg["batch"])
+        relative = np.abs(eps * pde.extra["correction_step"]) / np.maximum(
+            np.abs(pde.extra["risk_corrected_flow"]), 1e-300)
+        pde.attrs["correction_step_max_relative"] = float(np.max(relative))
+        if np.max(relative) > STEP_CORRECTION_LIMIT:
+            worst = int(np.argmax(relative))
+            warnings.warn(
+                f"the O(eps) step correction is {relative[worst]:.2g} of the predicted risk "
+                f"at t = {times[worst]:.3g} (eps = {eps:g}): SGD with this step is outside "
+                "the small-step regime there, and risk_corrected is unreliable; use a "
+                "smaller eps (the gradient-flow prediction is /pde/extra/"
+                "risk_corrected_flow)", StepCorrectionWarning, stacklevel=2)
+    pde.extra["risk_corrected"] = risk
+    pde.extra["mean_norm_corrected"] = norm
     pde.attrs["correction"] = "full"
     pde.attrs["correction_n_neurons"] = n
     pde.attrs["correction_mean_field_gap"] = float(
