@@ -12,6 +12,11 @@ flow on two cores (the pair gradient costs N² d per evaluation).
 Usage::
 
     python validation/finite_n_table.py        # about forty minutes on two cores
+    python validation/finite_n_table.py --predictions-only   # recompute the predictions
+
+Each SGD column has its prediction ``R + A/N + ε B`` beside it: the ``O(1/N)`` terms plus
+the ``O(ε)`` common-noise term of online SGD (docs/corrections.md), with ``B`` on 32 and
+on 16 atoms (their difference estimates the error of ``B``).
 
 Writes ``validation/results/finite_n_table.json`` and prints a Markdown table.
 """
@@ -38,11 +43,94 @@ REPORT_TIMES = (1.0, 20.0)
 
 def _mean_and_se(series, t, at):
     i = int(np.argmin(np.abs(t - at)))
+    if abs(t[i] - at) > 1e-6 * at:
+        raise RuntimeError(f"no output at t = {at:g} (nearest {t[i]:g})")
     values = series[:, i]
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
-def main():
+def run_flow(kappa, n, seeds, horizon):
+    """The gradient flow to ``horizon`` with both report times on its output grid."""
+    # outputs 0 and 13 log-spaced times from 1/horizon to horizon: t = 1 is the middle one
+    grid = {"t_min": 1.0 / horizon, "n_times": 14} if horizon > 1 else {"n_times": 12}
+    return api.run_sgd(SCENARIO, {"kappa": kappa, "N": n, "seeds": seeds, "t_max": horizon,
+                                  "particle_dynamics": "flow", **grid},
+                       progress=False).sgd
+
+
+def step_coefficients(kappa, times, atoms=(32, 16)):
+    """``B(t)`` of the ``O(ε)`` SGD term at ``times`` on ``atoms`` (the second: the estimate
+    of its discretisation error)."""
+    from reducedpde.models import build_model
+    from reducedpde.models.gaussians.fluctuations import chi_atoms, fluctuation_expansion
+    from reducedpde.scenarios import resolve
+
+    cfg = resolve(SCENARIO, {"kappa": kappa})
+    model = build_model(cfg).reduced_model()
+    out = []
+    for n_atoms in atoms:
+        positions, weights = chi_atoms(kappa, cfg["d"], n_atoms)
+        terms = fluctuation_expansion(model, positions, weights, np.asarray(times, float),
+                                      modes=3, degree=cfg["correction_degree"], step_batch=1)
+        out.append(terms["step_variance"] + terms["step_mean_shift"])
+    return out
+
+
+def add_step_predictions(rows):
+    """Add the O(1/N) + O(ε) prediction of each SGD column (``eps B`` on top of O(1/N))."""
+    for kappa in KAPPAS:
+        mine = [r for r in rows if r["kappa"] == kappa]
+        times = sorted({r["t"] for r in mine})
+        fine, coarse = step_coefficients(kappa, [0.0, *times])
+        for r in mine:
+            i = 1 + times.index(r["t"])
+            r["step_B"], r["step_B_half_atoms"] = float(fine[i]), float(coarse[i])
+            for eps in EPS_VALUES:
+                r[f"prediction eps={eps:g}"] = r["o1n_prediction"] + eps * float(fine[i])
+
+
+def print_table(rows):
+    names = ["flow"] + [f"sgd eps={eps:g}" for eps in EPS_VALUES]
+    steps = [f"prediction eps={eps:g}" for eps in EPS_VALUES]
+    print("| κ | N | t | PDE | O(1/N) | " + " | ".join(names) + " | "
+          + " | ".join(f"O(1/N) + O(ε), ε = {eps:g}" for eps in EPS_VALUES)
+          + " | B (32 / 16 atoms) |")
+    print("|---" * (7 + len(names) + len(steps)) + "|")
+    for r in rows:
+        cells = " | ".join(f"{r[k][0]:.5f} ± {r[k][1]:.5f}" if k in r else "—"
+                           for k in names)
+        predicted = " | ".join(f"{r[k]:.5f}" if k in r else "—" for k in steps)
+        b = f"{r['step_B']:.4g} / {r['step_B_half_atoms']:.4g}" if "step_B" in r else "—"
+        print(f"| {r['kappa']:g} | {r['N']} | {r['t']:g} | {r['pde']:.5f} | "
+              f"{r['o1n_prediction']:.5f} | {cells} | {predicted} | {b} |")
+
+
+def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if "--rerun-flow" in argv:
+        # recompute the flow columns of one N (e.g. after a change of its output grid)
+        n = int(argv[argv.index("--rerun-flow") + 1])
+        rows = json.loads(OUT.read_text())
+        seeds, horizon, _ = SIZES[n]
+        for kappa in KAPPAS:
+            flow = run_flow(kappa, n, seeds, horizon)
+            for r in rows:
+                if r["kappa"] == kappa and r["N"] == n:
+                    r["flow"] = _mean_and_se(flow.risk, flow.t, r["t"])
+        add_step_predictions(rows)
+        with atomic_path(OUT) as tmp:
+            Path(tmp).write_text(json.dumps(rows, indent=2))
+        print_table(rows)
+        return
+    if "--predictions-only" in argv:
+        rows = json.loads(OUT.read_text())
+        add_step_predictions(rows)
+        with atomic_path(OUT) as tmp:
+            Path(tmp).write_text(json.dumps(rows, indent=2))
+        print_table(rows)
+        return
     rows = []
     for kappa in KAPPAS:
         t_max = max(h for _, h, _ in SIZES.values())
@@ -54,9 +142,7 @@ def main():
             common = {"kappa": kappa, "N": n, "seeds": seeds, "n_times": 12}
             runs = {}
             started = time.perf_counter()
-            runs["flow"] = api.run_sgd(SCENARIO, {**common, "t_max": flow_horizon,
-                                                  "particle_dynamics": "flow"},
-                                       progress=False).sgd
+            runs["flow"] = run_flow(kappa, n, seeds, flow_horizon)
             for eps in EPS_VALUES:
                 runs[f"sgd eps={eps:g}"] = api.run_sgd(
                     SCENARIO, {**common, "t_max": sgd_horizon, "eps": eps},
@@ -74,16 +160,10 @@ def main():
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             print(f"kappa={kappa:g} N={n}: {time.perf_counter() - started:.0f} s", flush=True)
+    add_step_predictions(rows)
     with atomic_path(OUT) as tmp:
         Path(tmp).write_text(json.dumps(rows, indent=2))
-    names = ["flow"] + [f"sgd eps={eps:g}" for eps in EPS_VALUES]
-    print("| κ | N | t | PDE | O(1/N) | " + " | ".join(names) + " |")
-    print("|---" * (5 + len(names)) + "|")
-    for r in rows:
-        cells = " | ".join(f"{r[k][0]:.5f} ± {r[k][1]:.5f}" if k in r else "—"
-                           for k in names)
-        print(f"| {r['kappa']:g} | {r['N']} | {r['t']:g} | {r['pde']:.5f} | "
-              f"{r['o1n_prediction']:.5f} | {cells} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":
