@@ -33,7 +33,16 @@ Measured (max over output times of |R − R_2×|/R_2×):
   the fast-second-layer model need distinct overlaps and their escape times depend on the
   tails of s ~ N(0, 1e-4); run time grows faster than n² (LSODA on the dense M × M
   kernel: 2.5 s at 10 atoms, 146 s at 80). No resolution within 2× of today's run time
-  reaches 1e-3; left open.
+  reaches 1e-3; left open. Cause, found with zero-weight probe atoms (they follow the mean
+  field of the others without changing it): the flow map ``s_0 ↦ (a, s)_{t = 10³}`` is
+  piecewise smooth with three fates, separated at ``s_0/σ ≈ −2.25, −0.25, 0.45``
+  (96 panel atoms; the neurons end at ``s ≈ −0.179`` with ``a ≈ 2000…4300``, at
+  ``s ≈ 0.034`` with ``a ≈ −100…−200``, or at ``s ≈ 0.147`` with ``a ≈ 70…300``). The
+  late risk is set by the masses of the three groups, integrals of step functions whose
+  steps move with the mean field: any fixed rule converges like ``1/n`` (equal panels,
+  ``s_rule=panels``: 24, 48, 96 atoms against 192 differ by 0.52, 0.16, 0.079), and a
+  converged curve needs rules with edges at the separatrices, located by probing and
+  iterated with the mean field (several solves of 100+ atoms, 25 s each here).
 """
 
 import numpy as np
