@@ -27,6 +27,14 @@ Measured (max over output times of |R − R_2×|/R_2×):
   ``a_0 ↦ (a, s, r)_t`` develops jumps between neighbouring atoms (largest jump of ``a_t``
   between neighbours 10× the median at t = 60), so Gauss–Legendre in ``a_0`` converges
   neither fast nor monotonically; doubling the atoms costs 2–4× the run time. Left open.
+  Probe atoms of zero weight (45 in ``a_0 ∈ [−0.99, 0.99]``, beside the 32 default ones)
+  show why: at t = 60 the map ``a_0 ↦ (a, s, r)`` is symmetric (``a_0 → −a_0``,
+  ``s_1 → −s_1``) and has a jump at ``|a_0| ≈ 0.56``. There ``(s_3, s_4)`` goes from
+  ``(0.91, 0.46)`` to ``(−1.31, 2.70)`` between ``a_0 = −0.585`` and ``−0.540``. It also
+  has a steep region at ``|a_0| ≈ 0.3–0.45``, where ``r`` comes back from 0.01 to 0.6.
+  Outside these the norm ``r`` decays to ``1e-8`` for ``|a_0| → 1``. A fixed rule
+  integrates these steps at ``O(1/n)`` at best; as for ``bmz23``, a converged curve needs
+  edges at the separatrices.
 * ``bmz23`` (unchanged, not converged): 10, 20, 40, 80 Gauss–Hermite atoms in ``s`` against
   160: 7.1e-1, 4.4e-1, 2.8e-1, 1.9e-1 (about n^{-1/2}), the largest errors where the risk
   is small (1e-3 … 3e-5 at t ≥ 0.3; before t ≈ 0.03 the curves agree). The plateaus of
