@@ -7,8 +7,10 @@ On the ``gaussians-quick`` physics (d = 40, Δ = 0.5, κ = 0.4, t ≤ 5):
   mean-field PDE (raw) and the ``O(1/N)`` prediction (``correction=full``,
   docs/corrections.md). Without step-size effects the raw gap should fall like ``1/N``
   and the corrected one like ``1/N²``;
-* **versus ε** (N = 200): SGD at ε = 2e-5 … 2.5e-6 against the flow of the same initial
-  neurons (the finite-ε part alone, expected ``∝ ε``), and against both predictions.
+* **versus ε** (N = 200): SGD at ε = 1e-3 … 1e-6 against the flow of the same initial
+  neurons (the finite-ε part alone, expected ``∝ ε``), against the predictions (raw,
+  ``O(1/N)``, and ``O(1/N) + O(ε)`` with the common-noise step term ``εB``), and the
+  step effect after its correction, ``SGD − flow − εB`` (expected ``o(ε)``).
 
 Discrepancy: ``sup_t |mean over seeds of R(t) − R_pred(t)|`` over the output times with
 ``t ≥ 0.5`` (earlier times, where the risk is of order one, are dominated by the
@@ -17,7 +19,7 @@ worst time; also the signed gaps at t = 1 and t = 5. Log-log slopes are least-sq
 
 Usage::
 
-    python validation/convergence.py            # about 20 minutes on one core
+    python validation/convergence.py            # about 30 minutes on one core
     python validation/convergence.py --replot   # slopes and figure from the JSON
 
 Writes ``validation/results/convergence.json`` and ``validation/results/convergence.png``.
@@ -39,7 +41,7 @@ OUT = Path(__file__).resolve().parent / "results"
 SCENARIO = "gaussians-quick"
 TIMES = {"t_max": 5.0, "n_times": 16}
 SIZES = {100: 8, 200: 8, 400: 6, 800: 4}
-EPS_VALUES = (2e-5, 1e-5, 5e-6, 2.5e-6)
+EPS_VALUES = (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 EPS_SEEDS = 8
 T_FROM = 0.5
 
@@ -75,6 +77,7 @@ def main(argv=None):
     pde = api.run_pde(SCENARIO, {**TIMES, "correction": "full"}, progress=False).pde
     raw = pde.risk
     coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
+    step = pde.extra["correction_step"]
     results = {"scenario": SCENARIO, "times": TIMES, "t_from": T_FROM, "versus_n": {},
                "versus_eps": {}}
 
@@ -102,8 +105,11 @@ def main(argv=None):
         flow_on = np.array([np.interp(sgd.t, flow.t, r) for r in flow.risk])
         row = {"wall_time_s": time.perf_counter() - started,
                "sgd_minus_flow": _summary(*_gap(sgd.risk - flow_on, sgd.t, sgd.t,
-                                                np.zeros_like(sgd.t)), sgd.t)}
-        for name, prediction in (("raw", raw), ("corrected", corrected)):
+                                                np.zeros_like(sgd.t)), sgd.t),
+               "sgd_minus_flow_minus_step": _summary(*_gap(
+                   sgd.risk - flow_on, sgd.t, pde.t, eps * step), sgd.t)}
+        for name, prediction in (("raw", raw), ("corrected", corrected),
+                                 ("corrected_step", corrected + eps * step)):
             row[name] = _summary(*_gap(sgd.risk, sgd.t, pde.t, prediction), sgd.t)
         results["versus_eps"][f"{eps:g}"] = row
         print(f"eps = {eps:g}: SGD - flow {row['sgd_minus_flow']['sup']:.3e}, raw "
@@ -127,6 +133,10 @@ def _finish(results):
         "sgd_minus_flow_vs_eps": _slope(eps, [results["versus_eps"][f"{e:g}"]
                                               ["sgd_minus_flow"]["sup"] for e in eps]),
     }
+    if "sgd_minus_flow_minus_step" in results["versus_eps"][f"{eps[0]:g}"]:
+        results["slopes"]["sgd_minus_flow_minus_step_vs_eps"] = _slope(
+            eps, [results["versus_eps"][f"{e:g}"]["sgd_minus_flow_minus_step"]["sup"]
+                  for e in eps])
     for at in ("t1", "t5"):
         results["slopes"][f"sgd_minus_flow_vs_eps_{at}"] = _slope(
             eps, [abs(results["versus_eps"][f"{e:g}"]["sgd_minus_flow"][f"gap_{at}"])
@@ -151,8 +161,12 @@ def _figure(results, sizes, eps):
     left.set(xscale="log", yscale="log", xlabel="N", title="gradient flow (ε → 0)",
              ylabel=r"sup$_{t \geq 0.5}$ |R$_N$ − R$_{pred}$|")
     left.legend(fontsize="small")
-    for name, key, marker in (("SGD − flow", "sgd_minus_flow", "^"), ("raw", "raw", "o"),
-                              ("corrected", "corrected", "s")):
+    for name, key, marker in (("SGD − flow", "sgd_minus_flow", "^"),
+                              ("SGD − flow − εB", "sgd_minus_flow_minus_step", "v"),
+                              ("raw", "raw", "o"), ("O(1/N)", "corrected", "s"),
+                              ("O(1/N) + O(ε)", "corrected_step", "D")):
+        if key not in results["versus_eps"][f"{eps[0]:g}"]:
+            continue
         right.plot(eps, [results["versus_eps"][f"{e:g}"][key]["sup"] for e in eps],
                    marker=marker, label=name)
     right.set(xscale="log", yscale="log", xlabel="ε", title="SGD, N = 200",
