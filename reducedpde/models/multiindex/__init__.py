@@ -31,7 +31,9 @@ package, risk without ½)
 The diagonal ``i = j`` term of a network of ``N`` neurons is different,
 ``U(θ, θ) = a² E_z E_G σ(⟨s,z⟩ + rG)² ≠ a² E_z[σ_r(⟨s,z⟩)²]``; it enters the risk of the
 finite network as ``R_N = R(ρ̄_N) + (1/N²) Σ_i a_i² E_z Var_G σ(⟨s_i,z⟩ + r_i G)``, which
-vanishes as ``N → ∞`` (:meth:`MultiIndexModel.finite_width_risk`).
+vanishes as ``N → ∞`` (:meth:`MultiIndexModel.finite_width_risk`). The same-neuron kernel
+``D(θ) = U(θ, θ)`` also enters the i.i.d. risk and the self-interaction of the finite-``N``
+prediction (:mod:`.corrections`).
 
 Velocity field
 --------------
@@ -92,7 +94,9 @@ Modules, one concern each: :mod:`.parameters` (table and checks), :mod:`.smoothi
 (``σ_r`` and derivatives), :mod:`.latents` (laws of ``z``), :mod:`.targets` (``φ``),
 :mod:`.reduced` (the ``(a, s, r)`` model), :mod:`.spherical` (BMZ23's ``(a, s)`` model),
 :mod:`.expansions` and :mod:`.population_risk` (exact risk of a finite network),
-:mod:`.particles` (particle SGD), :mod:`.runs` (initial laws and solver calls) and
+:mod:`.corrections` (the finite-``N`` self-interaction and i.i.d. risk,
+``correction=finite-n``), :mod:`.particles` (particle SGD), :mod:`.runs` (initial laws and
+solver calls) and
 :mod:`.reduction` (:class:`MultiIndexReduction`, the model behind the protocol).
 Names are imported lazily.
 """
@@ -104,6 +108,8 @@ import importlib
 _EXPORTS = {
     "BMZ23Plateaus": "spherical",
     "CallableTarget": "targets",
+    "FiniteNMultiIndexModel": "corrections",
+    "FiniteNSphericalModel": "corrections",
     "GaussianLatent": "latents",
     "HermiteTarget": "targets",
     "HypercubeLatent": "latents",

@@ -8,11 +8,13 @@ from ...activations import list_activations
 from ...params import Param, parameter_table
 
 __all__ = [
+    "CORRECTIONS",
     "FV_TAILS",
     "MAX_ATOMS",
     "MAX_FV_CELLS",
     "MULTIINDEX_PARAMETERS",
     "MULTIINDEX_TARGETS",
+    "correction_message",
     "fv_checks",
     "multiindex_atom_count",
     "multiindex_checks",
@@ -28,6 +30,28 @@ MULTIINDEX_TARGETS = {
 }
 
 _SOLVER_METHODS = ("DOP853", "RK45", "LSODA", "Radau", "BDF")
+
+#: values of the ``correction`` parameter the multi-index model solves: ``none`` (the
+#: mean-field PDE only), ``finite-n`` (self-interaction + i.i.d. risk of N neurons,
+#: :mod:`.corrections`); ``full`` (the radial model's fluctuation expansion) is refused
+CORRECTIONS = ("none", "finite-n")
+
+
+def correction_message(correction: str, solver: str = "lagrangian") -> str | None:
+    """Why ``correction`` cannot be solved here (``None`` when it can)."""
+    if correction == "full":
+        return (f"parameter 'correction' must be one of {', '.join(CORRECTIONS)} for the "
+                "multi-index model, got 'full': correction=full (the fluctuation expansion) "
+                "is implemented for the radial model only")
+    if correction not in CORRECTIONS:
+        return (f"parameter 'correction' must be one of {', '.join(CORRECTIONS)}, "
+                f"got {correction!r}")
+    if correction != "none" and solver == "fv":
+        return (f"parameter 'correction' must be 'none' for solver='fv', got {correction!r}: "
+                "the finite-N self-interaction is solved on Lagrangian atoms only (use "
+                "solver=lagrangian)")
+    return None
+
 
 MULTIINDEX_PARAMETERS = parameter_table(
     # physics
@@ -129,6 +153,11 @@ MULTIINDEX_PARAMETERS = parameter_table(
           high=1e8),
     Param("seeds", "int", 1, "number of independent SGD runs", low=1, high=1e4),
     Param("seed", "int", 0, "first random seed", low=0, high=2**31 - 1),
+    # finite-N corrections of the prediction (docs/multiindex.md, docs/corrections.md)
+    Param("correction", "str", "none",
+          "PDE prediction for N neurons: none (mean field) or finite-n (self-interaction "
+          "D/(2N) and i.i.d. risk, Lagrangian solver; /pde/extra/risk_corrected); full is "
+          "the radial model's only", choices=("none", "finite-n", "full")),
 )
 
 #: largest number of atoms of the PDE's initial law
@@ -146,6 +175,10 @@ def multiindex_atom_count(cfg: dict) -> int:
 def multiindex_checks(cfg: dict) -> str | None:
     if cfg["t_min"] >= cfg["t_max"]:
         return f"parameter 't_min' must be < t_max={cfg['t_max']:g}, got {cfg['t_min']:g}"
+    message = correction_message(cfg.get("correction", "none"),
+                                 cfg.get("solver", "lagrangian"))
+    if message:
+        return message
     if cfg["k"] > cfg["d"]:
         return f"parameter 'k' must be <= d={cfg['d']}, got {cfg['k']}"
     need = MULTIINDEX_TARGETS[cfg["target"]][1]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...activations import Activation
 from .latents import _make_latent
-from .smoothing import smoothed_features, smoothed_second_moment
+from .smoothing import smoothed_features, smoothed_second_moment_features
 from .targets import (
     HermiteTarget,
     MonomialTarget,
@@ -283,22 +283,63 @@ class MultiIndexModel:
             spherical=self.spherical,
         )
 
+    # -- finite-N quantities (docs/multiindex.md, "Finite N") ---------------------------
+    def diagonal(self, a, s, r) -> np.ndarray:
+        r"""Same-neuron kernel ``D(θ) = U(θ, θ) = a² E_z E_G σ(⟨s, z⟩ + rG)²``, shape (M,).
+
+        One neuron paired with itself: its ``⊥`` part ``⟨w_⊥, x_⊥⟩ = rG`` is the *same*
+        Gaussian twice, so ``D`` is not the pair kernel ``a² E_z σ_r(⟨s,z⟩)²`` on its
+        diagonal (two independent ``⊥`` parts). ``E_z`` is the model's latent rule; on the
+        hypercube ``⟨w_⊥, x_⊥⟩`` is the same Gaussian ``rG`` as in ``σ_r`` (the CLT for a
+        delocalised ``w_⊥``). Exact for Gaussian inputs at any ``d``.
+        """
+        a, s, r = self._state(a, s, r)
+        T = s @ self.nodes.T
+        m = smoothed_second_moment_features(self.activation, T, r)[0]
+        return a * a * (m @ self.qweights)
+
+    def diagonal_gradient(self, a, s, r):
+        r"""``(∂_a D, ∇_s D, ∂_r D)`` of :meth:`diagonal` in the free coordinates.
+
+        ``∂_a D = 2a E_z m``, ``∇_s D = a² E_z[∂_t m · z]``, ``∂_r D = a² E_z ∂_r m`` with
+        ``m(t, r) = E_G σ(t + rG)²``, ``∂_t m = 2E[σσ']``, ``∂_r m = 2E[σσ' G]``
+        (:func:`smoothed_second_moment_features`). Shapes (M,), (M, k), (M,).
+        """
+        a, s, r = self._state(a, s, r)
+        T = s @ self.nodes.T
+        m, m_t, m_r = smoothed_second_moment_features(self.activation, T, r)
+        w = self.qweights
+        return 2.0 * a * (m @ w), (a * a)[:, None] * ((m_t * w) @ self.nodes), a * a * (m_r @ w)
+
+    def iid_risk(self, a, s, r, p, N: int) -> float:
+        r"""Expected risk of ``N`` neurons drawn i.i.d. from ``ρ̄ = Σ_i p_i δ_{θ_i}``.
+
+        ``E R_N = R(ρ̄) + (1/N)(∫ D dρ̄ − ∫∫ U dρ̄ dρ̄)``, ``∫∫U dρ̄ dρ̄ = E_z f̄²``: the
+        ``N`` diagonal pairs ``i = j`` of the double sum carry ``D``, the ``N(N − 1)``
+        others ``U`` of two independent draws.
+        """
+        a, s, r = self._state(a, s, r)
+        p = np.asarray(p, dtype=float)
+        f = self.output(a, s, r, p)
+        pair = float(self.qweights @ (f * f))
+        return self.risk(a, s, r, p) + (float(p @ self.diagonal(a, s, r)) - pair) / N
+
     def finite_width_risk(self, a, s, r, N: int) -> float:
         r"""Risk of the network of ``N`` equal-weight neurons ``(a_i, s_i, r_i)`` (``d → ∞``).
 
-        ``R_N = R(ρ̄_N) + (1/N²) Σ_i a_i² E_z[E_G σ(⟨s_i,z⟩ + r_iG)² − σ_{r_i}(⟨s_i,z⟩)²]``:
-        the diagonal terms ``U(θ_i, θ_i)`` use the same neuron twice, whose ``⊥`` parts
-        are not independent (:func:`smoothed_second_moment`).
+        ``R_N = R(ρ̄_N) + (1/N²) Σ_i [D(θ_i) − a_i² E_z σ_{r_i}(⟨s_i,z⟩)²]``
+        ``= R(ρ̄_N) + (1/N²) Σ_i a_i² E_z Var_G σ(⟨s_i,z⟩ + r_iG)``: the diagonal terms
+        ``U(θ_i, θ_i) = D(θ_i)`` (:meth:`diagonal`) use the same neuron twice, whose ``⊥``
+        parts are not independent. Its mean over i.i.d. neurons is :meth:`iid_risk`.
         """
         a, s, r = self._state(a, s, r)
         if a.shape[0] != N:
             raise ValueError(f"expected N={N} neurons, got {a.shape[0]}")
         p = np.full(N, 1.0 / N)
-        T = s @ self.nodes.T
-        second = smoothed_second_moment(self.activation, T, np.maximum(r, 0.0)[:, None])
         S0 = self.features(s, r)[0]
-        var = (second - S0**2) @ self.qweights
-        return self.risk(a, s, r, p) + float(np.sum(a * a * var)) / N**2
+        pair_diagonal = a * a * ((S0**2) @ self.qweights)
+        return self.risk(a, s, r, p) + float(np.sum(self.diagonal(a, s, r)
+                                                    - pair_diagonal)) / N**2
 
     def to_config(self) -> dict:
         return {

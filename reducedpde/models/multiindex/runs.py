@@ -36,6 +36,11 @@ cell-centre atoms; ``extra`` adds the marginal densities ``fv_density_a|s|r``,
 noisy runs (``beta < inf``) the certificate ``gibbs_gap = β⁻¹ KL(ρ̄ ‖ p_ρ̄)`` of the
 proximal Gibbs law ``p_ρ̄ ∝ r^{d−k−1} e^{−βψ_λ}`` on the same grid (docs/mfld.md).
 
+With ``correction="finite-n"`` (Lagrangian solver) the same atoms are also moved by the
+self-interacting dynamics of ``N`` neurons (:mod:`.corrections`), and ``extra`` adds its
+i.i.d. risk ``risk_corrected`` and ``mean_norm_corrected`` (``attrs``: ``correction``,
+``correction_n_neurons``).
+
 SGD. :func:`~reducedpde.models.multiindex.particles.simulate_multiindex` with the same initial law
 (``a_law="uniform"`` uses the ``N`` stratified values ``a_init + a_spread(2(i + ½)/N − 1)``,
 the same for every seed), recording at the PDE's output times and histogramming ``‖w‖`` on
@@ -453,6 +458,11 @@ def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
     from ...solvers.fv.radial import SolverError
 
     model = build_model(cfg) if model is None else model
+    correction = cfg.get("correction", "none")
+    if correction != "none":
+        from .corrections import check_correction
+
+        check_correction(correction, cfg.get("solver", "lagrangian"))
     if cfg.get("solver", "lagrangian") == "fv":
         return _run_multiindex_fv(cfg, model, times, snaps, progress)
     a, s, r, p = initial_atoms(cfg)
@@ -493,8 +503,13 @@ def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
     if sol.hermite is not None:
         extra["hermite"] = sol.hermite
         attrs["hermite_indices"] = [list(al) for al in sol.hermite_indices]
-    return PDEResult(t=times, risk=sol.risk, mean_norm=sol.mean_norm, snapshot_times=snaps,
-                     densities=densities, grid_edges=edges, attrs=attrs, extra=extra)
+    pde = PDEResult(t=times, risk=sol.risk, mean_norm=sol.mean_norm, snapshot_times=snaps,
+                    densities=densities, grid_edges=edges, attrs=attrs, extra=extra)
+    if correction == "finite-n":
+        from .corrections import add_finite_n_prediction
+
+        add_finite_n_prediction(cfg, pde, model, (a, s, r, p), times)
+    return pde
 
 
 def _initial_a(cfg: dict):

@@ -193,6 +193,148 @@ def smoothed_features(activation: Activation, T, r):
     return out0, out1, out2
 
 
+@numba.njit(cache=True)
+def _pl_second_moment_kernel(T, r, knots, values, slopes, out0, out1, out2):
+    """Compiled ``(m, ∂_t m, ∂_r m)``, ``m = E σ(t + rG)²``, for a piecewise-linear σ.
+
+    On the piece ``k`` (between knots ``k − 1`` and ``k``) ``σ(x) = L_k(t) + β_k(x − t)``;
+    with ``G`` restricted to ``(lo, hi) = ((τ_{k−1} − t)/r, (τ_k − t)/r)``, ``P`` its
+    probability, ``Δφ = φ(lo) − φ(hi)`` and ``Δxφ = lo φ(lo) − hi φ(hi)``:
+    ``E[σ² 1] = L²P + 2Lβr Δφ + β²r²(P + Δxφ)``, ``E[σσ' 1] = β(LP + βr Δφ)`` and
+    ``E[σσ' G 1] = β(L Δφ + βr(P + Δxφ))``; ``∂_t m = 2E σσ'``, ``∂_r m = 2E[σσ'G]``.
+    At ``r = 0`` the ``r → 0⁺`` limits: ``σ²``, ``2σ ∂_tσ_0`` (half the slope jump at a
+    knot) and ``2 Σ_j Δs_j σ(t_j) φ(0) 1{t = t_j}``.
+    """
+    m, q_n = T.shape
+    n = knots.shape[0]
+    for i in range(m):
+        ri = r[i]
+        for q in range(q_n):
+            t = T[i, q]
+            v0 = 0.0
+            v1 = 0.0
+            v2 = 0.0
+            if ri > 0.0:
+                for k in range(n + 1):
+                    j = k - 1 if k > 0 else 0
+                    beta = slopes[k]
+                    lin = values[j] + beta * (t - knots[j])
+                    if k == 0:
+                        c_lo, pdf_lo, xpdf_lo = 0.0, 0.0, 0.0
+                    else:
+                        lo = (knots[k - 1] - t) / ri
+                        c_lo = lo
+                        pdf_lo = math.exp(-0.5 * lo * lo) * _INV_SQRT_2PI
+                        xpdf_lo = lo * pdf_lo
+                    if k == n:
+                        pdf_hi, xpdf_hi = 0.0, 0.0
+                        if k == 0:
+                            prob = 1.0
+                        elif c_lo > 0.0:
+                            prob = 0.5 * math.erfc(c_lo / _SQRT2)
+                        else:
+                            prob = 1.0 - 0.5 * math.erfc(-c_lo / _SQRT2)
+                    else:
+                        hi = (knots[k] - t) / ri
+                        pdf_hi = math.exp(-0.5 * hi * hi) * _INV_SQRT_2PI
+                        xpdf_hi = hi * pdf_hi
+                        if k == 0:
+                            prob = 0.5 * math.erfc(-hi / _SQRT2)
+                        elif c_lo > 0.0:
+                            prob = 0.5 * (math.erfc(c_lo / _SQRT2) - math.erfc(hi / _SQRT2))
+                        else:
+                            prob = 0.5 * (math.erfc(-hi / _SQRT2) - math.erfc(-c_lo / _SQRT2))
+                    dphi = pdf_lo - pdf_hi
+                    second = prob + xpdf_lo - xpdf_hi
+                    br = beta * ri
+                    v0 += lin * lin * prob + 2.0 * lin * br * dphi + br * br * second
+                    v1 += beta * (lin * prob + br * dphi)
+                    v2 += beta * (lin * dphi + br * second)
+                out0[i, q] = v0
+                out1[i, q] = 2.0 * v1
+                out2[i, q] = 2.0 * v2
+            else:
+                # σ(t) and the one-sided-average slope, as in _pl_features_kernel at r = 0
+                k = 0
+                while k < n and t > knots[k]:
+                    k += 1
+                j = k - 1 if k > 0 else 0
+                value = values[j] + slopes[k] * (t - knots[j])
+                slope = slopes[k]
+                for jj in range(n):
+                    if t == knots[jj]:
+                        slope = 0.5 * (slopes[jj] + slopes[jj + 1])
+                        v2 += 2.0 * (slopes[jj + 1] - slopes[jj]) * values[jj] * _INV_SQRT_2PI
+                out0[i, q] = value * value
+                out1[i, q] = 2.0 * value * slope
+                out2[i, q] = v2
+
+
+@numba.njit(cache=True)
+def _quad_second_moment_kernel(T, r, code, params, g, w, out0, out1, out2):
+    """Compiled ``E σ(t+rG)²``, ``2E[σσ'(t+rG)]``, ``2E[σσ'(t+rG) G]`` by a rule in ``G``."""
+    m, q_n = T.shape
+    n_g = g.shape[0]
+    for i in range(m):
+        ri = r[i]
+        for q in range(q_n):
+            t = T[i, q]
+            v0 = 0.0
+            v1 = 0.0
+            v2 = 0.0
+            for n in range(n_g):
+                x = t + ri * g[n]
+                val = activation_value(code, params, x)
+                prod = w[n] * val * activation_derivative(code, params, x)
+                v0 += w[n] * val * val
+                v1 += prod
+                v2 += prod * g[n]
+            out0[i, q] = v0
+            out1[i, q] = 2.0 * v1
+            out2[i, q] = 2.0 * v2
+
+
+def smoothed_second_moment_features(activation: Activation, T, r):
+    r"""Compiled ``(m, ∂_t m, ∂_r m)`` of ``m(t, r) = E_G σ(t + rG)²`` at ``t = T[i, q]``,
+    ``r = r[i]`` (the same-neuron kernel of the multi-index model and its gradient).
+
+    ``∂_t m = 2E[σσ'(t + rG)]`` and ``∂_r m = 2E[σσ'(t + rG) G]``. Piecewise-linear ``σ``:
+    closed forms piece by piece (:func:`_pl_second_moment_kernel`); other activations:
+    the composite Gauss–Legendre rule in ``G`` of :func:`smoothed_features` (the rule the
+    model's ``σ_r`` uses). ``r < 0`` is evaluated at ``r = 0``.
+
+    Parameters
+    ----------
+    activation : Activation
+    T : array_like, shape (M, Q)
+    r : array_like, shape (M,)
+
+    Returns
+    -------
+    m, m_t, m_r : ndarray, shape (M, Q)
+    """
+    T = np.ascontiguousarray(T, dtype=float)
+    r = np.ascontiguousarray(np.maximum(np.asarray(r, dtype=float), 0.0))
+    if T.ndim != 2 or r.shape != (T.shape[0],):
+        raise ValueError(f"need T of shape (M, Q) and r of shape (M,), got {T.shape}, {r.shape}")
+    out0 = np.empty_like(T)
+    out1 = np.empty_like(T)
+    out2 = np.empty_like(T)
+    if isinstance(activation, PiecewiseLinear):
+        knots = np.ascontiguousarray(activation.knots, dtype=float)
+        values = np.ascontiguousarray(activation.values, dtype=float)
+        slopes = np.ascontiguousarray(
+            activation.left_slope + np.concatenate([[0.0], np.cumsum(activation.slope_jumps)]),
+            dtype=float)
+        _pl_second_moment_kernel(T, r, knots, values, slopes, out0, out1, out2)
+    else:
+        code, params = activation.numba_spec()
+        g, w = _SMOOTH_RULE
+        _quad_second_moment_kernel(T, r, code, np.asarray(params, float), g, w, out0, out1,
+                                   out2)
+    return out0, out1, out2
+
+
 # ---------------------------------------------------------------------------------------
 # Latent distributions
 # ---------------------------------------------------------------------------------------

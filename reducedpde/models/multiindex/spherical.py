@@ -186,6 +186,34 @@ class SphericalHermiteModel:
         dr = np.where(tr > 0, -ts1 * ds / np.where(tr > 0, tr, 1.0), 0.0)
         return da, ds[:, None], dr
 
+    # -- finite-N quantities ---------------------------------------------------------
+    @property
+    def sigma_second_moment(self) -> float:
+        """``E σ(G)²``: the same-neuron kernel per unit ``a²`` (``‖u‖ = 1``), exact (the
+        truncated series ``κ(1)`` misses its tail for activations other than ReLU)."""
+        if not hasattr(self, "_sigma_second_moment"):
+            self._sigma_second_moment = float(self.activation.gaussian_second_moment(1.0))
+        return self._sigma_second_moment
+
+    def diagonal(self, a, s, r=None) -> np.ndarray:
+        r"""Same-neuron kernel ``D(a, s) = U(θ, θ) = a² E σ(G)²`` (``⟨u, u⟩ = 1``; the pair
+        kernel ``a a' κ(s s')`` is for two neurons with independent ``⊥`` parts)."""
+        a, _ = self._state(a, s)
+        return a * a * self.sigma_second_moment
+
+    def diagonal_gradient(self, a, s, r=None):
+        """``(∂_a D, ∂_s D, ∂_r D) = (2a E σ(G)², 0, 0)`` (``D`` is constant on the sphere)."""
+        a, s = self._state(a, s)
+        return 2.0 * a * self.sigma_second_moment, np.zeros_like(s), np.zeros(a.shape[0])
+
+    def iid_risk(self, a, s, r, p, N: int) -> float:
+        r"""``E R_N = R(ρ̄) + (1/N)(∫ D dρ̄ − ∫∫ U dρ̄ dρ̄)`` for ``N`` i.i.d. neurons."""
+        a, s = self._state(a, s)
+        pa = np.asarray(p, float) * a
+        pair = float(pa @ self.kappa(np.outer(s[:, 0], s[:, 0])) @ pa)
+        diag = float(np.asarray(p, float) @ self.diagonal(a, s))
+        return self.risk(a, s, r, p) + (diag - pair) / N
+
     def hermite_coefficients(self, a, s, r, p, max_degree: int = 2):
         """``f̂_k = σ_k Σ_j p_j a_j s_j^k`` (orthonormal Hermite coefficients of f̄)."""
         a, s = self._state(a, s)
