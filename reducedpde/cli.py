@@ -186,6 +186,10 @@ def _cmd_sgd(args) -> int:
         f"(mean of {sgd.risk.shape[0]} runs), mean |w| = {sgd.mean_norm[:, -1].mean():.6g}  "
         f"({sgd.attrs.get('wall_time_s', float('nan')):.2f} s)"
     )
+    if "free_energy_estimate" in sgd.extra:
+        from .mfld import describe_particle_free_energy
+
+        print(describe_particle_free_energy(sgd))
     if output:
         print(f"wrote {save(result, output)}")
     return 0
@@ -197,6 +201,12 @@ def _comparison_table(result) -> str:
     rows = [
         ("final risk", f"{pde.risk[-1]:.6g}", f"{sgd.risk[:, -1].mean():.6g}"),
         ("final mean |w|", f"{pde.mean_norm[-1]:.6g}", f"{sgd.mean_norm[:, -1].mean():.6g}"),
+    ]
+    if "free_energy" in pde.extra and "free_energy_estimate" in sgd.extra:
+        # the particles' value is an estimate, O(1/N) above the PDE's (docs/mfld.md §6)
+        rows.append(("final free energy", f"{pde.extra['free_energy'][-1]:.6g}",
+                     f"{sgd.extra['free_energy_estimate'][:, -1].mean():.6g}"))
+    rows += [
         ("wall time (s)", f"{pde.attrs.get('wall_time_s', float('nan')):.2f}",
          f"{sgd.attrs.get('wall_time_s', float('nan')):.2f}"),
     ]

@@ -21,6 +21,10 @@ weights plus a linear term), for every ``m*``
 
 (seed 000, Proposition; the discrete proof is the continuous one with sums), and the
 certificate vanishes exactly at the fixed point ``m = p(m)``, the discrete Gibbs state.
+
+Particles (:func:`particle_free_energy`): the same objective in the radial model's
+convention, estimated for the law of one neuron from the ``N`` norms of a particle run
+(entropy by the spacing estimator of :mod:`reducedpde.entropy`); docs/mfld.md §6.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import math
 
 import numpy as np
 
-__all__ = ["describe_gap_rate", "entropy_objective", "fit_gap_rate", "gibbs_gap",
-           "gibbs_masses", "log_gibbs_masses"]
+__all__ = ["describe_gap_rate", "describe_particle_free_energy", "entropy_objective",
+           "fit_gap_rate", "gibbs_gap", "gibbs_masses", "log_gibbs_masses",
+           "particle_free_energy", "particle_free_energy_summary"]
 
 
 def _check_beta(beta: float) -> float:
@@ -127,3 +132,87 @@ def describe_gap_rate(pde) -> str:
                 "(too few points above round-off to fit a rate)")
     return (f"Gibbs gap beta^-1 KL(rho||p_rho) = {extra['gibbs_gap'][-1]:.3g} at the end; "
             f"fitted rate {rate:.4g} (gap ~ e^(-rate t) for t in [{t0:.3g}, {t1:.3g}])")
+
+
+def particle_free_energy(norms, risk: float, *, d: float, lam: float, beta: float,
+                         m: int | None = None) -> dict:
+    r"""Estimate of the radial model's objective for the law ``q`` sampled by the neurons.
+
+    For a rotation-invariant law ``q`` on ``R^d`` whose norm ``r = ‖w‖`` has the density
+    ``p̄`` (w.r.t. ``dr``), ``q(w) = p̄(r) / (|S^{d−1}| r^{d−1})`` and
+    ``∫ q log q = ∫ p̄ log p̄ − (d−1) E log r − log|S^{d−1}|``. The PDE's
+    ``free_energy`` drops the constant ``−β⁻¹ log|S^{d−1}|`` (it is
+    ``½R + (λ/2)∫r²dρ̄ + β⁻¹∫ρ̄ log(ρ̄/r^{d−1})``), and so does this estimate:
+
+    .. math::
+
+        \hat{\mathcal L} = \tfrac12 R_N + \frac{λ}{2}\,\frac1N\sum_i r_i^2
+            - β^{-1}\Big(\hat h + (d-1)\frac1N\sum_i \log r_i\Big),
+
+    ``ĥ`` the spacing estimate of the differential entropy ``−∫ p̄ log p̄`` of the ``r_i``
+    (:func:`reducedpde.entropy.spacing_entropy`) and ``R_N`` the given risk (for SGD the
+    exact population risk of the ``N``-neuron network, diagonal terms included).
+
+    Parameters
+    ----------
+    norms : array_like (N,)
+        ``r_i = ‖w_i‖ > 0``.
+    risk : float
+        ``R`` (no factor ½).
+    d, lam, beta : float
+        Dimension, weight decay, inverse temperature (``0 < β < ∞``).
+    m : int, optional
+        Window of the spacing estimator (its default otherwise).
+
+    Returns
+    -------
+    dict
+        ``free_energy_estimate``, ``norm_entropy`` (``ĥ``) and ``norm_entropy_stderr``
+        (its delete-one jackknife error, treating the norms as independent). The error of
+        the estimate as a whole is the spread over independent runs
+        (:func:`particle_free_energy_summary`): the risk, the moments and ``ĥ`` fluctuate
+        together, and at a Gibbs state their first-order fluctuations cancel
+        (``ψ_λ + β⁻¹ log(ρ̄/r^{d−1})`` is constant there), leaving ``O(1/N)`` ones.
+    """
+    from .entropy import spacing_entropy
+
+    beta = _check_beta(beta)
+    r = np.asarray(norms, dtype=float).ravel()
+    if r.size == 0 or not np.all(r > 0):
+        raise ValueError("the norms must be > 0 (the entropy term has log r)")
+    h, h_se = spacing_entropy(r, m)
+    value = (0.5 * float(risk) + 0.5 * lam * float(np.mean(r * r))
+             - (h + (d - 1.0) * float(np.mean(np.log(r)))) / beta)
+    return {"free_energy_estimate": float(value), "norm_entropy": float(h),
+            "norm_entropy_stderr": float(h_se)}
+
+
+def particle_free_energy_summary(sgd) -> dict:
+    r"""Seed mean of ``sgd.extra['free_energy_estimate']`` and its standard error.
+
+    Returns ``{"t", "mean", "stderr", "entropy_stderr"}`` (arrays over the recording
+    times): ``stderr = sd/√S`` over the ``S`` independent seeds (``nan`` for one seed), the
+    error of the mean as a whole; ``entropy_stderr = β⁻¹√(Σ_s se_s²)/S`` from the
+    within-seed jackknife errors of the entropy term alone (at the run's ``β``; for
+    annealed runs at each time's). Raises ``KeyError`` for runs without the estimate
+    (noiseless runs).
+    """
+    values = np.asarray(sgd.extra["free_energy_estimate"], dtype=float)
+    within = np.asarray(sgd.extra["norm_entropy_stderr"], dtype=float)
+    beta = np.asarray(sgd.extra.get("beta", sgd.attrs["beta"]), dtype=float)
+    n_seeds = values.shape[0]
+    seed_se = (values.std(axis=0, ddof=1) / math.sqrt(n_seeds) if n_seeds > 1
+               else np.full(values.shape[1], np.nan))
+    return {"t": np.asarray(sgd.t, dtype=float), "mean": values.mean(axis=0),
+            "stderr": seed_se,
+            "entropy_stderr": np.sqrt((within**2).sum(axis=0)) / n_seeds / beta}
+
+
+def describe_particle_free_energy(sgd) -> str:
+    """One line for the command line: the particle free-energy estimate at the last time."""
+    s = particle_free_energy_summary(sgd)
+    seeds = np.shape(sgd.extra["free_energy_estimate"])[0]
+    spread = (f" +- {s['stderr'][-1]:.2g} (standard error over the seeds)" if seeds > 1
+              else " (one seed: no standard error)")
+    return (f"free energy estimate 1/2 R_N + lam/2 E|w|^2 + entropy/beta at "
+            f"t={s['t'][-1]:g}: {s['mean'][-1]:.6g}{spread}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from ...activations import get_activation
 from ...losses import check_loss
+from ...mfld import particle_free_energy
 from ...results import SGDResult
 from ...solvers.particles.kernels import SAMPLER_GAUSSIAN_CLASSES, KernelState
 from ...solvers.particles.params import validate_parameters, validate_seeds
@@ -40,7 +41,13 @@ from .population_risk import (
     gaussian_classes_risk,
 )
 
-__all__ = ["gaussian_initial_weights", "gaussian_run_generators", "simulate_gaussians"]
+__all__ = ["FREE_ENERGY_SERIES", "gaussian_initial_weights", "gaussian_run_generators",
+           "simulate_gaussians"]
+
+#: per-seed series of noisy runs (β < ∞): :func:`reducedpde.mfld.particle_free_energy`
+FREE_ENERGY_SERIES = ("free_energy_estimate", "norm_entropy", "norm_entropy_stderr")
+#: fewest neurons for the spacing estimate with its jackknife error (not recorded below)
+MIN_FREE_ENERGY_NEURONS = 4
 
 
 def gaussian_run_generators(seed: int):
@@ -102,6 +109,14 @@ class _GaussianClasses:
         }
         if self.held_out is not None:
             out.update(self.held_out.metrics(run.W, self.activation, self.delta))
+        # the data term of the objective: ½R (square loss) or ½L (logistic loss, on the
+        # held-out sample; not estimated without it)
+        data = out["risk"] if self.loss == "square" else out.get("logistic_loss")
+        inv_beta = getattr(run, "inv_beta", 0.0)  # the gradient flow has no noise
+        if inv_beta > 0.0 and data is not None and self.N >= MIN_FREE_ENERGY_NEURONS:
+            # the temperature and decay of the step leading here (annealing: this round's)
+            out.update(particle_free_energy(norms, data, d=self.d, lam=run.lam,
+                                            beta=1.0 / inv_beta))
         return out
 
     def snapshot(self, run):
@@ -221,7 +236,15 @@ def simulate_gaussians(
         ``extra['snapshot_norm']``: the norms themselves ``(n_seeds, n_s, N)``;
         ``extra['logistic_loss']`` and ``extra['classification_error']`` (``(n_seeds, n_t)``,
         unless ``held_out = 0``): ``½ Σ_± E ℓ(± ŷ(x))`` and ``P(y ŷ(x) ≤ 0)`` on the
-        held-out sample. ``risk`` is the square-loss risk for either loss.
+        held-out sample. ``risk`` is the square-loss risk for either loss. Noisy runs
+        (``β < ∞``, annealed ones included) add ``extra['free_energy_estimate']``,
+        ``['norm_entropy']`` and ``['norm_entropy_stderr']`` (``(n_seeds, n_t)``,
+        :func:`reducedpde.mfld.particle_free_energy` at the β and λ of the step leading to
+        each time): an estimate of the radial model's objective ``½R + (λ/2)∫r² +
+        β⁻¹∫ρ̄ log(ρ̄/r^{d−1})`` (the PDE's ``free_energy``) for the law of one neuron, with
+        ``R`` the recorded risk; for the logistic loss the data term is ``½L`` with ``L``
+        the held-out ``logistic_loss`` (not estimated when ``held_out = 0``); nothing is
+        recorded for ``N < 4``; ``attrs['free_energy_method']`` names the estimator.
         Ctrl-C or SIGTERM stops the run between kernel calls; the times recorded so far
         are returned with ``attrs['interrupted'] = True`` (and, with ``checkpointing``,
         the state to resume from in ``.checkpoint``).
@@ -283,11 +306,17 @@ def simulate_gaussians(
                             if held_out > 0 else "none"),
         "kernel": "numba",
     }
+    if math.isfinite(beta) or rounds is not None:
+        attrs["free_energy_method"] = (
+            "1/2 R_N (1/2 held-out logistic loss for loss=logistic) + lam/2 mean r^2 - "
+            "(h + (d-1) mean log r)/beta, h: Vasicek m-spacing entropy of the norms with the "
+            "Wieczorkowski-Grzegorzewski correction, m = min(6, (N - 2) // 2) (reducedpde.mfld."
+            "particle_free_energy)")
 
     def finish(record):
         result = assemble_result(
             record, seeds, float(eps), "norm", hist_edges, attrs, snapshot_extra=("norm",),
-            series_extra=("logistic_loss", "classification_error"),
+            series_extra=("logistic_loss", "classification_error", *FREE_ENERGY_SERIES),
         )
         if rounds is not None:
             steps = np.rint(np.asarray(result.t) / eps).astype(np.int64)
