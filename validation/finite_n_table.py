@@ -13,6 +13,7 @@ Usage::
 
     python validation/finite_n_table.py        # about forty minutes on two cores
     python validation/finite_n_table.py --predictions-only   # recompute the predictions
+    python validation/finite_n_table.py --sgd-only 3200 0.4 4  # SGD rows without the flow
 
 Each SGD column has its prediction ``R + A/N + ε B`` beside it: the ``O(1/N)`` terms plus
 the ``O(ε)`` common-noise term of online SGD (docs/corrections.md), with ``B`` on 32 and
@@ -49,6 +50,21 @@ def _mean_and_se(series, t, at):
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
+def mean_field_at(kappa, times):
+    """``(R(ρ_t), A(t))`` at ``times`` ⊂ {1, 20}: the PDE with both on its output grid."""
+    pde = api.run_pde(SCENARIO, {"kappa": kappa, "t_max": 20.0, "t_min": 0.05, "n_times": 14,
+                                 "correction": "full", "correction_modes": 3},
+                      progress=False).pde
+    coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
+    out = {}
+    for at in times:
+        i = int(np.argmin(np.abs(pde.t - at)))
+        if abs(pde.t[i] - at) > 1e-6 * at:
+            raise RuntimeError(f"the PDE has no output at t = {at:g}")
+        out[at] = (float(pde.risk[i]), float(coefficient[i]))
+    return out
+
+
 def run_flow(kappa, n, seeds, horizon):
     """The gradient flow to ``horizon`` with both report times on its output grid."""
     # outputs 0 and 13 log-spaced times from 1/horizon to horizon: t = 1 is the middle one
@@ -77,10 +93,15 @@ def step_coefficients(kappa, times, atoms=(32, 16)):
 
 
 def add_step_predictions(rows):
-    """Add the O(1/N) + O(ε) prediction of each SGD column (``eps B`` on top of O(1/N))."""
+    """Set the PDE and O(1/N) columns from the PDE's own output times and add the
+    O(1/N) + O(ε) prediction of each SGD column (``eps B`` on top of O(1/N))."""
     for kappa in KAPPAS:
         mine = [r for r in rows if r["kappa"] == kappa]
         times = sorted({r["t"] for r in mine})
+        exact = mean_field_at(kappa, times)
+        for r in mine:
+            risk, coefficient = exact[r["t"]]
+            r["pde"], r["o1n_prediction"] = risk, risk + coefficient / r["N"]
         fine, coarse = step_coefficients(kappa, [0.0, *times])
         for r in mine:
             i = 1 + times.index(r["t"])
@@ -119,6 +140,32 @@ def main(argv=None):
             for r in rows:
                 if r["kappa"] == kappa and r["N"] == n:
                     r["flow"] = _mean_and_se(flow.risk, flow.t, r["t"])
+        add_step_predictions(rows)
+        with atomic_path(OUT) as tmp:
+            Path(tmp).write_text(json.dumps(rows, indent=2))
+        print_table(rows)
+        return
+    if "--sgd-only" in argv:
+        # SGD rows without the flow (whose N²d pair gradient is out of reach at large N)
+        i = argv.index("--sgd-only")
+        n, kappa, seeds = int(argv[i + 1]), float(argv[i + 2]), int(argv[i + 3])
+        rows = [r for r in json.loads(OUT.read_text())
+                if not (r["N"] == n and r["kappa"] == kappa)]
+        pde = api.run_pde(SCENARIO, {"kappa": kappa, "t_max": 1.0, "n_times": 40,
+                                     "correction": "full", "correction_modes": 3},
+                          progress=False).pde
+        coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
+        row = {"kappa": kappa, "N": n, "t": 1.0, "seeds": seeds,
+               "pde": float(np.interp(1.0, pde.t, pde.risk)),
+               "o1n_prediction": float(np.interp(1.0, pde.t, pde.risk + coefficient / n))}
+        for eps in EPS_VALUES:
+            run = api.run_sgd(SCENARIO, {"kappa": kappa, "N": n, "seeds": seeds,
+                                         "n_times": 12, "t_max": 1.0, "eps": eps},
+                              progress=False).sgd
+            row[f"sgd eps={eps:g}"] = _mean_and_se(run.risk, run.t, 1.0)
+            print(json.dumps(row), flush=True)
+        rows.append(row)
+        rows.sort(key=lambda r: (r["kappa"], r["N"], r["t"]))
         add_step_predictions(rows)
         with atomic_path(OUT) as tmp:
             Path(tmp).write_text(json.dumps(rows, indent=2))
