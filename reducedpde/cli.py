@@ -122,6 +122,13 @@ def _cmd_pde(args) -> int:
         print(f"{scenario}: finite-N prediction ({pde.attrs['correction']}, "
               f"N={pde.attrs['correction_n_neurons']}) "
               f"R_corrected(t={pde.t[-1]:g}) = {pde.extra['risk_corrected'][-1]:.6g}")
+    if "correction_step" in pde.extra:
+        eps = pde.attrs["correction_step_eps"]
+        print(f"{scenario}: of which the SGD step term eps*B = "
+              f"{eps * pde.extra['correction_step'][-1]:.3g} (eps = {eps:g}, batch "
+              f"{pde.attrs['correction_step_batch']}); gradient flow (eps -> 0): "
+              f"{pde.extra['risk_corrected_flow'][-1]:.6g}; error estimate of the "
+              f"correction {pde.attrs['correction_error_estimate']:.2g}")
     if "gibbs_gap" in pde.extra:
         from .mfld import describe_gap_rate
 
