@@ -126,6 +126,14 @@ def print_table(rows):
               f"{r['o1n_prediction']:.5f} | {cells} | {predicted} | {b} |")
 
 
+def _finish(rows):
+    """PDE and prediction columns, then the JSON (atomically) and the table."""
+    add_step_predictions(rows)
+    with atomic_path(OUT) as tmp:
+        Path(tmp).write_text(json.dumps(rows, indent=2))
+    print_table(rows)
+
+
 def main(argv=None):
     import sys
 
@@ -140,10 +148,7 @@ def main(argv=None):
             for r in rows:
                 if r["kappa"] == kappa and r["N"] == n:
                     r["flow"] = _mean_and_se(flow.risk, flow.t, r["t"])
-        add_step_predictions(rows)
-        with atomic_path(OUT) as tmp:
-            Path(tmp).write_text(json.dumps(rows, indent=2))
-        print_table(rows)
+        _finish(rows)
         return
     if "--sgd-only" in argv:
         # SGD rows without the flow (whose N²d pair gradient is out of reach at large N)
@@ -151,40 +156,22 @@ def main(argv=None):
         n, kappa, seeds = int(argv[i + 1]), float(argv[i + 2]), int(argv[i + 3])
         rows = [r for r in json.loads(OUT.read_text())
                 if not (r["N"] == n and r["kappa"] == kappa)]
-        pde = api.run_pde(SCENARIO, {"kappa": kappa, "t_max": 1.0, "n_times": 40,
-                                     "correction": "full", "correction_modes": 3},
-                          progress=False).pde
-        coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
-        row = {"kappa": kappa, "N": n, "t": 1.0, "seeds": seeds,
-               "pde": float(np.interp(1.0, pde.t, pde.risk)),
-               "o1n_prediction": float(np.interp(1.0, pde.t, pde.risk + coefficient / n))}
+        row = {"kappa": kappa, "N": n, "t": 1.0, "seeds": seeds}   # PDE columns: _finish
         for eps in EPS_VALUES:
             run = api.run_sgd(SCENARIO, {"kappa": kappa, "N": n, "seeds": seeds,
                                          "n_times": 12, "t_max": 1.0, "eps": eps},
                               progress=False).sgd
             row[f"sgd eps={eps:g}"] = _mean_and_se(run.risk, run.t, 1.0)
-            print(json.dumps(row), flush=True)
         rows.append(row)
         rows.sort(key=lambda r: (r["kappa"], r["N"], r["t"]))
-        add_step_predictions(rows)
-        with atomic_path(OUT) as tmp:
-            Path(tmp).write_text(json.dumps(rows, indent=2))
-        print_table(rows)
+        _finish(rows)
         return
     if "--predictions-only" in argv:
         rows = json.loads(OUT.read_text())
-        add_step_predictions(rows)
-        with atomic_path(OUT) as tmp:
-            Path(tmp).write_text(json.dumps(rows, indent=2))
-        print_table(rows)
+        _finish(rows)
         return
     rows = []
     for kappa in KAPPAS:
-        t_max = max(h for _, h, _ in SIZES.values())
-        pde = api.run_pde(SCENARIO, {"kappa": kappa, "t_max": t_max, "n_times": 40,
-                                     "correction": "full", "correction_modes": 3},
-                          progress=False).pde
-        coefficient = pde.extra["correction_variance"] + pde.extra["correction_mean_shift"]
         for n, (seeds, flow_horizon, sgd_horizon) in SIZES.items():
             common = {"kappa": kappa, "N": n, "seeds": seeds, "n_times": 12}
             runs = {}
@@ -197,20 +184,14 @@ def main(argv=None):
             for at in REPORT_TIMES:
                 if at > flow_horizon:
                     continue
-                row = {"kappa": kappa, "N": n, "t": at, "seeds": seeds,
-                       "pde": float(np.interp(at, pde.t, pde.risk)),
-                       "o1n_prediction": float(np.interp(at, pde.t,
-                                                         pde.risk + coefficient / n))}
+                row = {"kappa": kappa, "N": n, "t": at, "seeds": seeds}  # PDE: _finish
                 for name, run in runs.items():
                     if at <= run.t[-1] * (1 + 1e-9):
                         row[name] = _mean_and_se(run.risk, run.t, at)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             print(f"kappa={kappa:g} N={n}: {time.perf_counter() - started:.0f} s", flush=True)
-    add_step_predictions(rows)
-    with atomic_path(OUT) as tmp:
-        Path(tmp).write_text(json.dumps(rows, indent=2))
-    print_table(rows)
+    _finish(rows)
 
 
 if __name__ == "__main__":
