@@ -307,29 +307,24 @@ class FluctuationExpansion:
         for ell in range(self.modes + 1):
             c = self.mode_coefficients[ell]
             z_alpha, z_beta = factors[ell, :m], factors[ell, m:]
-            moments = f0.T @ (rho[:, None] * z_alpha) + f1.T @ (rho[:, None] * z_beta)
-            weighted = c[:, None] * moments
-            d_factors[ell, :m] = -(2.0 * self.laplace_eigenvalue[ell] / r**2)[:, None] * (
-                f0 @ weighted)
-            d_factors[ell, m:] = -2.0 * psi2[:, None] * z_beta - 2.0 * (f1 @ weighted)
+            moments, d_factors[ell, :m], d_factors[ell, m:] = self._mode_response(
+                ell, r, (f0, f1), psi2, z_alpha, z_beta)
             n_ell = self.multiplicity[ell]
             if with_terms:
                 variance += n_ell * float(np.sum(c[:, None] * moments**2))
                 diagonal += n_ell * np.sum(c * f0 * f0, axis=1)
-            alpha_moments = z_alpha @ moments.T      # E[α_j M_q]
-            beta_moments = z_beta @ moments.T        # E[β_j M_q]
-            source_beta += n_ell * np.sum(c * (f1 * alpha_moments + f2 * beta_moments), axis=1)
-            source_gamma += n_ell * np.sum(c * f1 * beta_moments, axis=1)
+            # covariance Z Zᵀ: E[α_j M_q] = (Z_α Mᵀ)_jq, E[β_j M_q] = (Z_β Mᵀ)_jq
+            more_beta, more_gamma = self._shift_sources(ell, f1, f2, z_alpha @ moments.T,
+                                                        z_beta @ moments.T)
+            source_beta += more_beta
+            source_gamma += more_gamma
             diagonal_slope += n_ell * np.sum(c * f1 * f0, axis=1)
         # modes above L: uncoupled white noise (D = Σ N_ℓ u_ℓ(r, r), D'/2 = Σ N_ℓ ∂_1 u_ℓ)
         model = self.model
         source_beta += 0.5 * diagonal_kernel_derivative(model.activation, model.delta, r) \
             - diagonal_slope
-        c0 = self.mode_coefficients[0]
-        shift_moments = f1.T @ (rho * beta_m) + f2.T @ (rho * gamma_m)
-        chi_slope = f1 @ (c0 * shift_moments)
-        d_beta_m = -2.0 * (psi2 * beta_m + psi3 * gamma_m + chi_slope + source_beta)
-        d_gamma_m = -4.0 * psi2 * gamma_m - 2.0 * source_gamma
+        d_beta_m, d_gamma_m = self._mean_shift_rate(beta_m, gamma_m, (f1, f2),
+                                                    (psi2, psi3), source_beta, source_gamma)
         derivative = [-2.0 * psi1, d_factors.ravel(), d_beta_m, d_gamma_m]
         step_terms = None
         if self.step_noise is not None:
@@ -340,17 +335,52 @@ class FluctuationExpansion:
         if not with_terms:
             return derivative, None
         variance += float(rho @ (diagonal_kernel(model.activation, model.delta, r) - diagonal))
-        psi1_plain = psi1 - model.lam * r
-        psi2_plain = psi2 - model.lam
+        mean_shift, norm_shift = self._shift_terms(r, beta_m, gamma_m, psi1, psi2)
         terms = {
             "variance": variance,
-            "mean_shift": 2.0 * float(rho @ (beta_m * psi1_plain + gamma_m * psi2_plain)),
-            "norm_shift": float(rho @ beta_m),
+            "mean_shift": mean_shift,
+            "norm_shift": norm_shift,
             "mean_field_risk": model.risk(r, rho),
         }
         if step_terms is not None:
             terms.update(step_terms)
         return derivative, terms
+
+    def _mode_response(self, ell, r, features, psi2, alpha, beta):
+        """Moments ``M_q = Σ_j ρ_j (α_j f_q(R_j) + β_j f_q'(R_j))`` of the columns of a mode
+        ``ℓ`` perturbation ``(α, β)`` and the linear map ``A_ℓ`` applied to them."""
+        f0, f1 = features
+        rho = self.weights
+        moments = f0.T @ (rho[:, None] * alpha) + f1.T @ (rho[:, None] * beta)
+        weighted = self.mode_coefficients[ell][:, None] * moments
+        d_alpha = -(2.0 * self.laplace_eigenvalue[ell] / r**2)[:, None] * (f0 @ weighted)
+        d_beta = -2.0 * psi2[:, None] * beta - 2.0 * (f1 @ weighted)
+        return moments, d_alpha, d_beta
+
+    def _shift_sources(self, ell, f1, f2, alpha_moments, beta_moments):
+        """Sources of ``(β^m, γ^m)`` from the covariances ``E[α_j M_q]``, ``E[β_j M_q]`` of
+        mode ``ℓ`` (all ``N_ℓ`` copies)."""
+        c, n_ell = self.mode_coefficients[ell], self.multiplicity[ell]
+        return (n_ell * np.sum(c * (f1 * alpha_moments + f2 * beta_moments), axis=1),
+                n_ell * np.sum(c * f1 * beta_moments, axis=1))
+
+    def _mean_shift_rate(self, beta, gamma, features, psi, source_beta, source_gamma):
+        """``(β̇^m, γ̇^m)``: transport, the mode-0 response to the shift itself, and the
+        quadratic sources (module docstring)."""
+        f1, f2 = features
+        psi2, psi3 = psi
+        rho = self.weights
+        shift_moments = f1.T @ (rho * beta) + f2.T @ (rho * gamma)
+        chi_slope = f1 @ (self.mode_coefficients[0] * shift_moments)
+        return (-2.0 * (psi2 * beta + psi3 * gamma + chi_slope + source_beta),
+                -4.0 * psi2 * gamma - 2.0 * source_gamma)
+
+    def _shift_terms(self, r, beta, gamma, psi1, psi2):
+        """``2⟨Ψ, m⟩`` (without weight decay) and ``⟨m, r⟩`` of a mean shift ``(β, γ)``."""
+        model, rho = self.model, self.weights
+        mean_shift = 2.0 * float(rho @ (beta * (psi1 - model.lam * r)
+                                        + gamma * (psi2 - model.lam)))
+        return mean_shift, float(rho @ beta)
 
     def _velocity(self, r):
         """Mean-field velocity ``−2ψ_λ'(R_j)`` of the atoms ``r`` (their own law)."""
@@ -371,49 +401,41 @@ class FluctuationExpansion:
         rho = self.weights
         m = self.n_atoms
         noise, ito_beta, ito_gamma, _ = self.step_noise.evaluate(r, rho)
-        weighted_features = np.concatenate([rho[:, None] * f0, rho[:, None] * f1])
         d_sigma = np.empty_like(sigma)
         variance = 0.0
         source_beta = np.zeros(m)
         source_gamma = np.zeros(m)
+        if with_terms:
+            weighted_features = np.concatenate([rho[:, None] * f0, rho[:, None] * f1]).T
         for ell in range(self.step_noise.modes + 1):
-            c = self.mode_coefficients[ell]
             cov = sigma[ell]
-            moments = weighted_features.T @ cov          # E[M_q (α, β)_i]
-            weighted = c[:, None] * moments
-            response = np.concatenate([
-                -(2.0 * self.laplace_eigenvalue[ell] / r**2)[:, None] * (f0 @ weighted),
-                -2.0 * psi2[:, None] * cov[m:] - 2.0 * (f1 @ weighted)])
+            # moments (Q × 2M) = E[M_q (α, β)_i] for the covariance Σ itself
+            moments, d_alpha, d_beta = self._mode_response(ell, r, (f0, f1), psi2,
+                                                           cov[:m], cov[m:])
+            response = np.concatenate([d_alpha, d_beta])
             d_sigma[ell] = response + response.T + noise[ell]
-            n_ell = self.multiplicity[ell]
             if with_terms:
-                variance += n_ell * float(np.sum(c * np.sum(moments * weighted_features.T,
-                                                            axis=1)))
-            alpha_moments, beta_moments = moments[:, :m].T, moments[:, m:].T
-            source_beta += n_ell * np.sum(c * (f1 * alpha_moments + f2 * beta_moments), axis=1)
-            source_gamma += n_ell * np.sum(c * f1 * beta_moments, axis=1)
-        velocity = self._velocity(r)
+                variance += self.multiplicity[ell] * float(np.sum(
+                    self.mode_coefficients[ell] * np.sum(moments * weighted_features, axis=1)))
+            more_beta, more_gamma = self._shift_sources(ell, f1, f2, moments[:, :m].T,
+                                                        moments[:, m:].T)
+            source_beta += more_beta
+            source_gamma += more_gamma
+        # Euler drift: R̈ = (∇v) v along the atoms' own velocity v = −2ψ_λ'
+        velocity = -2.0 * psi1
         step = DIFFERENCE_STEP * max(1.0, float(np.max(r))) / max(
             float(np.max(np.abs(velocity))), 1e-300)
         acceleration = (self._velocity(r + step * velocity)
                         - self._velocity(r - step * velocity)) / (2.0 * step)
-        c0 = self.mode_coefficients[0]
-        shift_moments = f1.T @ (rho * beta_e) + f2.T @ (rho * gamma_e)
-        chi_slope = f1 @ (c0 * shift_moments)
-        d_beta = (-2.0 * (psi2 * beta_e + psi3 * gamma_e + chi_slope + source_beta)
-                  + ito_beta - 0.5 * acceleration)
-        d_gamma = -4.0 * psi2 * gamma_e - 2.0 * source_gamma + ito_gamma
-        derivative = [d_sigma.ravel(), d_beta, d_gamma]
+        d_beta, d_gamma = self._mean_shift_rate(beta_e, gamma_e, (f1, f2), (psi2, psi3),
+                                                source_beta, source_gamma)
+        derivative = [d_sigma.ravel(), d_beta + ito_beta - 0.5 * acceleration,
+                      d_gamma + ito_gamma]
         if not with_terms:
             return derivative, None
-        model = self.model
-        terms = {
-            "step_variance": variance,
-            "step_mean_shift": 2.0 * float(rho @ (beta_e * (psi1 - model.lam * r)
-                                                  + gamma_e * (psi2 - model.lam))),
-            "step_norm_shift": float(rho @ beta_e),
-        }
-        return derivative, terms
+        mean_shift, norm_shift = self._shift_terms(r, beta_e, gamma_e, psi1, psi2)
+        return derivative, {"step_variance": variance, "step_mean_shift": mean_shift,
+                            "step_norm_shift": norm_shift}
 
 
 def fluctuation_expansion(model, positions, weights, times, *, modes: int = 4,
@@ -535,6 +557,7 @@ def add_fluctuation_prediction(reduction, pde, times, *, xi=None, initial_densit
     eps = float(cfg["eps"]) if sgd else 0.0
 
     def expand(n_atoms):
+        """The expansion's terms and its corrections of the risk: ``A/N`` and ``B``."""
         positions, weights = chi_atoms(cfg["kappa"], cfg["d"], n_atoms)
         terms = fluctuation_expansion(reduction.reduced_model(), positions, weights, times,
                                       modes=cfg["correction_modes"],
@@ -542,24 +565,26 @@ def add_fluctuation_prediction(reduction, pde, times, *, xi=None, initial_densit
                                       step_batch=int(cfg["batch"]) if sgd else None,
                                       progress=progress)
         step = terms["step_variance"] + terms["step_mean_shift"] if sgd else 0.0
-        return terms, (terms["variance"] + terms["mean_shift"]) / n + eps * step
+        return terms, (terms["variance"] + terms["mean_shift"]) / n, step
 
-    terms, correction = expand(cfg["correction_atoms"])
+    terms, finite_n, step = expand(cfg["correction_atoms"])
     # a-posteriori error estimate: the same expansion on half the atoms
-    _, coarse = expand(max(4, cfg["correction_atoms"] // 2))
+    _, coarse_finite_n, coarse_step = expand(max(4, cfg["correction_atoms"] // 2))
+    correction = finite_n + eps * step
     # floored at the integration tolerance: below it the difference is round-off, which
     # differs between machines
-    error = np.maximum(np.abs(correction - coarse), EXPANSION_RTOL * np.abs(correction))
+    error = np.maximum(np.abs(correction - coarse_finite_n - eps * coarse_step),
+                       EXPANSION_RTOL * np.abs(correction))
     pde.extra["risk_corrected_error_estimate"] = error
     pde.attrs["correction_error_estimate"] = float(np.max(error))
     pde.extra["correction_variance"] = terms["variance"]
     pde.extra["correction_mean_shift"] = terms["mean_shift"]
-    risk = np.asarray(pde.risk, float) + (terms["variance"] + terms["mean_shift"]) / n
+    risk = np.asarray(pde.risk, float) + finite_n
     norm = np.asarray(pde.mean_norm, float) + terms["norm_shift"] / n
     if sgd:
         pde.extra["risk_corrected_flow"] = risk.copy()
-        pde.extra["correction_step"] = terms["step_variance"] + terms["step_mean_shift"]
-        risk = risk + eps * pde.extra["correction_step"]
+        pde.extra["correction_step"] = step
+        risk = risk + eps * step
         norm = norm + eps * terms["step_norm_shift"]
         pde.attrs["correction_step_eps"] = eps
         pde.attrs["correction_step_batch"] = int(cfg["batch"])
