@@ -10,8 +10,11 @@ scaled prior, one step:
     x_1 −= η((R̄/3) Wᵀ Z + 2c x_1),  x_2 −= η((R̄/3) Σ_i W + 2c x_2),
     x_3 −= η((2R̄/3)(1 − tanh² x_3) Σ_i g + 2c x_3),   x += √(2λη) ξ.
 
-* ``numba kernel``: :func:`reducedpde.models.parity.mfld_steps` as the simulator runs it
-  (normals drawn by NumPy's generator into a reused buffer, many steps per compiled call);
+* ``numba kernel``: :func:`reducedpde.models.parity.mfld_steps_hypercube` as the simulator
+  runs it (the products by sign-code table reads, :func:`~reducedpde.models.parity.sign_codes`;
+  normals drawn by NumPy's generator into a reused buffer, many steps per compiled call);
+* ``numba blas``: :func:`reducedpde.models.parity.mfld_steps`, the same compiled step with
+  the two products in BLAS (what the kernel gains from compilation alone);
 * ``numpy``: the lines above with preallocated buffers (``out=``), BLAS for the products;
 * ``numpy twin``: :func:`reducedpde.models.parity.mfld_step_numpy` (new arrays each step);
 * ``torch``: PyTorch CPU, float64, ``torch.set_num_threads(1)``, the same lines with its own
@@ -43,9 +46,12 @@ import time
 import numpy as np
 
 from reducedpde.models.parity import (
+    code_work_arrays,
     make_parity_data,
     mfld_step_numpy,
     mfld_steps,
+    mfld_steps_hypercube,
+    sign_codes,
     work_arrays,
 )
 
@@ -73,19 +79,24 @@ def _rate(run_steps, seconds):
 
 
 class NumbaStepper:
-    """The simulator's path: NumPy normals for a block of steps, then one compiled call."""
+    """The simulator's path: NumPy normals for a block of steps, then one compiled call of
+    the sign-code kernel."""
 
     def __init__(self, X, z, y, chunk=50):
         self.X = X.copy()
-        self.Z = np.ascontiguousarray(z)
+        self.codes = sign_codes(z)
         self.y = y
-        self.work = work_arrays(X.shape[0], y.size, z.shape[1])
+        self.work = (*work_arrays(X.shape[0], y.size, z.shape[1]),
+                     *code_work_arrays(X.shape[0], self.codes[1]))
         self.noise = np.empty((chunk, *X.shape))
         self.rng = np.random.default_rng(1)
 
+    def _steps(self, noise, count):
+        mfld_steps_hypercube(self.X, *self.codes, self.y, noise, np.full(count, LAM), ETA,
+                             RBAR, LAM_PRIME, True, *self.work)
+
     def step_with(self, noise):
-        mfld_steps(self.X, self.Z, self.y, noise[None], np.array([LAM]), ETA, RBAR,
-                   LAM_PRIME, True, *self.work)
+        self._steps(noise[None], 1)
         return self.X
 
     def run(self, n):
@@ -93,9 +104,21 @@ class NumbaStepper:
             count = min(n, self.noise.shape[0])
             noise = self.noise[:count]
             self.rng.standard_normal(out=noise)
-            mfld_steps(self.X, self.Z, self.y, noise, np.full(count, LAM), ETA, RBAR,
-                       LAM_PRIME, True, *self.work)
+            self._steps(noise, count)
             n -= count
+
+
+class NumbaBlasStepper(NumbaStepper):
+    """The same compiled step with the products in BLAS (:func:`mfld_steps`)."""
+
+    def __init__(self, X, z, y, chunk=50):
+        super().__init__(X, z, y, chunk)
+        self.Z = np.ascontiguousarray(z)
+        self.work = work_arrays(X.shape[0], y.size, z.shape[1])
+
+    def _steps(self, noise, count):
+        mfld_steps(self.X, self.Z, self.y, noise, np.full(count, LAM), ETA, RBAR, LAM_PRIME,
+                   True, *self.work)
 
 
 class NumpyStepper:
@@ -206,6 +229,7 @@ class TorchStepper:
 
 IMPLEMENTATIONS = {
     "numba kernel": NumbaStepper,
+    "numba blas": NumbaBlasStepper,
     "numpy": NumpyStepper,
     "numpy twin": NumpyTwinStepper,
     "torch": TorchStepper,
@@ -305,8 +329,11 @@ def markdown(result) -> str:
         "Full-batch MFLD step of M particles on n training samples (logistic loss, tanh "
         "neurons, scaled prior, Langevin noise; `reducedpde.models.parity`), float64, one "
         "thread; steps per second, each implementation drawing its own normals. Cost per "
-        "step: 2nMd multiply–adds and nM tangents. Every implementation's step is checked "
-        "against the NumPy twin with the same noise (largest relative deviation shown).",
+        "step: 2nMd multiply–adds and nM tangents (the kernel reads the products from "
+        "sign-code tables: ⌈d/5⌉ reads and adds per sample and particle each way; `numba "
+        "blas` is the same compiled step with BLAS products). Every implementation's step "
+        "is checked against the NumPy twin with the same noise (largest relative deviation "
+        "shown).",
         "",
         "| d | n | M | " + " | ".join(f"{i} (steps/s)" for i in impls)
         + " | " + " | ".join(f"kernel / {o}" for o in peers) + " | max deviation |",

@@ -10,21 +10,27 @@ from reducedpde.checkpointing import Checkpointing
 from reducedpde.models.parity import (
     PARITY_PARAMETERS,
     ParityDivergenceError,
+    code_work_arrays,
     drift_numpy,
+    evaluate,
+    evaluate_codes,
     fast_tanh,
     hypercube_points,
     make_parity_data,
     mfld_step_numpy,
     mfld_steps,
+    mfld_steps_hypercube,
     network_output,
     objective_numpy,
     parity_labels,
     prior_coefficient,
     round_end_summary,
+    sign_codes,
     simulate_parity_mfld,
     validate_parity,
     work_arrays,
 )
+from reducedpde.models.parity.kernels import block_bits_for
 from reducedpde.results import RunResult
 
 # d = 10 (test set: the whole hypercube), 4 rounds of 500 steps: under a second
@@ -87,6 +93,66 @@ def test_kernel_steps_equal_the_numpy_reference_with_the_same_noise(prior):
                               0.1, prior)
     out = _kernel_steps(X, data, noise, lams, prior=prior)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_sign_codes_recover_the_inputs_block_by_block():
+    data, _, _ = _problem(d=13, n=60)
+    codes, starts, scale = sign_codes(data.z_train, block_bits=5)
+    assert list(starts) == [0, 5, 10, 13] and scale == 1 / np.sqrt(13)
+    rebuilt = np.empty_like(data.z_train)
+    for block in range(codes.shape[1]):
+        for k, q in enumerate(range(starts[block], starts[block + 1])):
+            rebuilt[:, q] = scale * (2 * ((codes[:, block] >> k) & 1) - 1)
+    assert np.array_equal(rebuilt, data.z_train)
+
+
+@pytest.mark.parametrize("Z, message", [
+    (np.array([[0.5, -0.5], [0.5, 0.25]]), "'Z' must have every entry equal to"),
+    (np.zeros((2, 3)), "'Z' must have every entry equal to"),
+    (np.ones(3), "'Z' must be a 2-d array"),
+])
+def test_sign_codes_refuse_inputs_off_the_hypercube(Z, message):
+    with pytest.raises(ValueError, match=message):
+        sign_codes(Z)
+
+
+def test_block_bits_are_checked_and_chosen_within_range():
+    data, _, _ = _problem(d=6)
+    with pytest.raises(ValueError, match="'block_bits' must be an int in \\[1, 12\\]"):
+        sign_codes(data.z_train, block_bits=13)
+    assert block_bits_for(500, 20) == 5 and block_bits_for(40, 2) == 2
+    assert block_bits_for(1, 20) == 1
+
+
+@pytest.mark.parametrize("d, bits", [(2, None), (6, None), (13, 5), (13, 3), (20, None)])
+@pytest.mark.parametrize("prior", ["scaled", "fixed"])
+def test_sign_code_kernel_steps_equal_the_product_kernel(d, bits, prior):
+    data, X, rng = _problem(d=d, n=70, M=11)
+    lams = np.array([0.1, 0.05, 0.05, 0.025])
+    noise = rng.standard_normal((lams.size, *X.shape))
+    codes, starts, scale = sign_codes(data.z_train, block_bits=bits)
+    out = X.copy()
+    work = (*work_arrays(X.shape[0], data.y_train.size, d),
+            *code_work_arrays(X.shape[0], starts))
+    bad = mfld_steps_hypercube(out, codes, starts, scale, data.y_train, noise, lams, 0.05,
+                               15.0, 0.1, prior == "scaled", *work)
+    assert bad == -1
+    ref = _kernel_steps(X, data, noise, lams, prior=prior)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
+def test_sign_code_evaluation_equals_the_product_evaluation():
+    data, X, _ = _problem(d=10, n=300, M=23)
+    codes, starts, scale = sign_codes(data.z_test, block_bits=4)
+    X1T, x2, U = work_arrays(X.shape[0], 100, data.d)[:3]  # 100-row blocks of 1024
+    T = code_work_arrays(X.shape[0], starts)[0]
+    f_codes = np.empty(data.z_test.shape[0])
+    got = evaluate_codes(X, codes, starts, scale, data.y_test, 15.0, X1T, x2, T, U, f_codes)
+    f_blas = np.empty_like(f_codes)
+    expected = evaluate(X, data.z_test, data.y_test, 15.0, X1T, x2, U, f_blas)
+    np.testing.assert_allclose(f_codes, network_output(X, data.z_test, 15.0), rtol=0,
+                               atol=1e-13)
+    assert got[1] == expected[1] and abs(got[0] - expected[0]) < 1e-14
 
 
 def test_drift_is_the_particle_gradient_of_the_objective():

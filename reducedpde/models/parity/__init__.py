@@ -10,13 +10,25 @@ Modules
 -------
 data        hypercube inputs, parity labels, training and test sets
 network     the neuron, the loss, a NumPy reference of the particle update
-kernels     the compiled update and evaluation kernels
+kernels     the compiled update and evaluation kernels (BLAS products, or sign codes
+            on the hypercube)
 parameters  :data:`PARITY_PARAMETERS` and its validator
 simulate    :func:`simulate_parity_mfld` (annealing, recording, checkpoints)
 """
 
 from .data import ParityData, hypercube_inputs, hypercube_points, make_parity_data, parity_labels
-from .kernels import evaluate, fast_tanh, mfld_steps, network_output_into, work_arrays
+from .kernels import (
+    code_work_arrays,
+    evaluate,
+    evaluate_codes,
+    fast_tanh,
+    mfld_steps,
+    mfld_steps_hypercube,
+    network_output_codes_into,
+    network_output_into,
+    sign_codes,
+    work_arrays,
+)
 from .network import (
     PRIORS,
     drift_numpy,
@@ -43,8 +55,10 @@ __all__ = [
     "SERIES",
     "ParityData",
     "ParityDivergenceError",
+    "code_work_arrays",
     "drift_numpy",
     "evaluate",
+    "evaluate_codes",
     "fast_tanh",
     "hypercube_inputs",
     "hypercube_points",
@@ -53,12 +67,15 @@ __all__ = [
     "make_parity_data",
     "mfld_step_numpy",
     "mfld_steps",
+    "mfld_steps_hypercube",
     "network_output",
+    "network_output_codes_into",
     "network_output_into",
     "objective_numpy",
     "parity_labels",
     "prior_coefficient",
     "round_end_summary",
+    "sign_codes",
     "simulate_parity_mfld",
     "temperature_at",
     "validate_parity",

@@ -52,7 +52,6 @@ import time
 from collections.abc import Mapping
 
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  (the BLAS of the kernels' np.dot: loaded first)
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -60,7 +59,13 @@ from ...checkpointing import Checkpointing, deferred_interrupts
 from ...results import SGDResult
 from ...solvers.particles.summaries import SGDDivergenceError
 from .data import ParityData, make_parity_data
-from .kernels import evaluate, mfld_steps, work_arrays
+from .kernels import (
+    code_work_arrays,
+    evaluate_codes,
+    mfld_steps_hypercube,
+    sign_codes,
+    work_arrays,
+)
 from .network import prior_coefficient
 from .parameters import validate_parity
 
@@ -168,10 +173,13 @@ class _Run:
             self.X = np.array(X0, order="C")
             self.initial = "sha256:" + hashlib.sha256(self.X.tobytes()).hexdigest()
         self.rng = np.random.default_rng(noise_seq)
-        self.Z = np.ascontiguousarray(self.data.z_train)
-        self.Z_test = np.ascontiguousarray(self.data.z_test)
+        # the inputs as sign codes (the products by table reads, kernels.sign_codes)
+        self.codes, self.starts, self.zscale = sign_codes(self.data.z_train)
+        bits = int(self.starts[1] - self.starts[0])
+        self.codes_test = sign_codes(self.data.z_test, block_bits=bits)[0]
         self.work = work_arrays(M, cfg["n"], d)
-        n_test = self.Z_test.shape[0]
+        self.tables, self.histograms = code_work_arrays(M, self.starts)
+        n_test = self.codes_test.shape[0]
         self.U_test = np.empty((max(1, min(n_test, _EVAL_BLOCK // M)), M))
         self.f_test = np.empty(n_test)
         chunk = max(1, min(1000, _NOISE_BUFFER // (M * (d + 2))))
@@ -193,8 +201,10 @@ class _Run:
         self.rng.standard_normal(out=noise)
         lams = _step_temperatures(self.step, count, cfg["lam0"], cfg["round_steps"])
         start = time.perf_counter()
-        bad = mfld_steps(self.X, self.Z, self.data.y_train, noise, lams, cfg["eta"],
-                         cfg["Rbar"], cfg["lam_prime"], cfg["prior"] == "scaled", *self.work)
+        bad = mfld_steps_hypercube(self.X, self.codes, self.starts, self.zscale,
+                                   self.data.y_train, noise, lams, cfg["eta"], cfg["Rbar"],
+                                   cfg["lam_prime"], cfg["prior"] == "scaled", *self.work,
+                                   self.tables, self.histograms)
         self.kernel_s += time.perf_counter() - start
         return int(bad)
 
@@ -205,10 +215,12 @@ class _Run:
         lam = float(temperature_at(self.step, cfg["lam0"], cfg["round_steps"]))
         c = prior_coefficient(lam, cfg["lam_prime"], cfg["prior"])
         X1T, x2, U, f = self.work[:4]
-        train_loss, train_error = evaluate(X, self.Z, self.data.y_train, cfg["Rbar"], X1T, x2,
-                                           U, f)
-        test_loss, test_error = evaluate(X, self.Z_test, self.data.y_test, cfg["Rbar"], X1T,
-                                         x2, self.U_test, self.f_test)
+        codes = (self.starts, self.zscale)
+        train_loss, train_error = evaluate_codes(X, self.codes, *codes, self.data.y_train,
+                                                 cfg["Rbar"], X1T, x2, self.tables, U, f)
+        test_loss, test_error = evaluate_codes(X, self.codes_test, *codes, self.data.y_test,
+                                               cfg["Rbar"], X1T, x2, self.tables,
+                                               self.U_test, self.f_test)
         with np.errstate(over="ignore", invalid="ignore"):
             # overflowing weights are reported as divergence by the caller
             return {
@@ -466,7 +478,7 @@ def simulate_parity_mfld(
                disable=not progress, dynamic_ncols=True, smoothing=0.05)
     interrupted = False
     chunk = run.noise.shape[0]
-    # the products are small (n × d by d × M): threaded BLAS is several times slower
+    # one BLAS thread: the observables' small products gain nothing from threads
     with deferred_interrupts() as stop, threadpool_limits(limits=1, user_api="blas"):
         try:
             if not run.steps:
