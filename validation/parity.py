@@ -90,8 +90,8 @@ def _round_rates(res):
     return rows
 
 
-def _schedule_key(d, rounds, round_steps) -> str:
-    return f"{d}@{rounds}x{round_steps}"
+def _schedule_key(d, rounds, round_steps, seeds=1) -> str:
+    return f"{d}@{rounds}x{round_steps}" + (f"/{seeds}seeds" if seeds > 1 else "")
 
 
 def _legacy_runs(old: dict) -> dict:
@@ -137,12 +137,29 @@ def _alpha_fits(runs: dict) -> dict:
     return fits
 
 
+def _schedule_convergence(runs: dict) -> dict:
+    """Per ``d``: ``n_5%`` of each schedule in order of total steps, and the relative
+    change between the two longest schedules that reach 5%."""
+    out = {}
+    for v in sorted(runs.values(), key=lambda v: v["rounds"] * v["round_steps"]):
+        n5 = v["n_below_5pct_interp"] or v["n_below_5pct_grid"]
+        entry = out.setdefault(str(v["d"]), {"schedules": []})
+        entry["schedules"].append({"schedule": f"{v['rounds']}x{v['round_steps']}",
+                                   "seeds": v.get("seeds", 1), "n_5pct": n5})
+    for entry in out.values():
+        reached = [e["n_5pct"] for e in entry["schedules"] if e["n_5pct"]]
+        entry["last_relative_change"] = (abs(reached[-1] - reached[-2]) / reached[-1]
+                                         if len(reached) >= 2 else None)
+    return out
+
+
 def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
-                 previous=None) -> dict:
+                 previous=None, seeds=1) -> dict:
     """Full MFLD test error against ``n`` for each ``d`` of ``dims`` at its schedule
     (``schedules[d] = (rounds, round_steps)``, default ``COMMON``) and ``n`` grid
-    (``grids[d]``, default ``SAMPLE_GRID``); merged into the ``runs`` of ``previous`` (the
-    stored part), one entry per ``d`` and schedule."""
+    (``grids[d]``, default ``SAMPLE_GRID``), averaged over ``seeds`` seeds (training set,
+    particles and noise); merged into the ``runs`` of ``previous`` (the stored part), one
+    entry per ``d``, schedule and number of seeds."""
     dims = tuple(dims or SAMPLE_GRID)
     schedules, grids = schedules or {}, grids or {}
     previous = previous or {}
@@ -154,25 +171,35 @@ def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
         rows = []
         for n in ns:
             start = time.perf_counter()
-            res = simulate_parity_mfld({**settings, "d": d, "n": n}, progress=False)
-            ends = round_end_summary(res)
-            rows.append({"n": n, "test_error_per_round": [e["test_error"] for e in ends],
-                         "train_error_final": ends[-1]["train_error"],
+            per_seed = []
+            for seed in range(seeds):
+                res = simulate_parity_mfld({**settings, "d": d, "n": n, "seed": seed},
+                                           progress=False)
+                per_seed.append(round_end_summary(res))
+            errors = np.array([[e["test_error"] for e in ends] for ends in per_seed])
+            rows.append({"n": n, "test_error_per_round": errors.mean(axis=0).tolist(),
+                         "train_error_final": float(np.mean([ends[-1]["train_error"]
+                                                             for ends in per_seed])),
                          "objective_rounds": _round_rates(res),
                          "wall_s": time.perf_counter() - start})
-            log(f"d={d} {rounds}x{round_steps} n={n}: test error per round "
-                f"{[round(e, 3) for e in rows[-1]['test_error_per_round']]} "
+            if seeds > 1:
+                rows[-1]["test_error_final_per_seed"] = errors[:, -1].tolist()
+                rows[-1]["test_error_final_se"] = float(errors[:, -1].std(ddof=1)
+                                                        / math.sqrt(seeds))
+            log(f"d={d} {rounds}x{round_steps} n={n} ({seeds} seed(s)): test error per "
+                f"round {[round(e, 3) for e in rows[-1]['test_error_per_round']]} "
                 f"({rows[-1]['wall_s']:.0f} s)")
         finals = [row["test_error_per_round"][-1] for row in rows]
         n_grid, n_interp = _crossing(ns, finals)
-        runs[_schedule_key(d, rounds, round_steps)] = {
-            "d": d, "rounds": rounds, "round_steps": round_steps, "rows": rows,
-            "n_below_5pct_grid": n_grid, "n_below_5pct_interp": n_interp}
+        runs[_schedule_key(d, rounds, round_steps, seeds)] = {
+            "d": d, "rounds": rounds, "round_steps": round_steps, "seeds": seeds,
+            "rows": rows, "n_below_5pct_grid": n_grid, "n_below_5pct_interp": n_interp}
     runs = dict(sorted(runs.items(), key=lambda kv: (kv[1]["d"], kv[1]["rounds"]
                                                      * kv[1]["round_steps"])))
     summary = {"settings": {k: v for k, v in COMMON.items()
                             if k not in ("rounds", "round_steps")},
-               "threshold": THRESHOLD, "runs": runs, "alpha_fit": _alpha_fits(runs)}
+               "threshold": THRESHOLD, "runs": runs, "alpha_fit": _alpha_fits(runs),
+               "schedule_convergence": _schedule_convergence(runs)}
     _plot_samples(summary, out)
     return summary
 
@@ -196,6 +223,7 @@ def _plot_samples(summary, out: Path):
         ax.loglog(ns, [max(row["test_error_per_round"][-1], 1e-4) for row in v["rows"]],
                   style, color=color,
                   label=f"d = {v['d']}, {v['rounds']} × {v['round_steps']} steps"
+                  + (f", {v['seeds']} seeds" if v.get("seeds", 1) > 1 else "")
                   + (f", n_5% ≈ {n5:.0f}" if n5 else ""))
     ax.axhline(THRESHOLD, color="0.5", ls="--", label="5%")
     ax.set_xlabel("training samples n")
@@ -402,6 +430,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ns", action="append", metavar="D=N1,N2,...",
                         help="n grid of the samples part at d, e.g. 40=1000,2000,4000 "
                              "(repeatable; default SAMPLE_GRID)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds per n of the samples part (test errors averaged)")
     parser.add_argument("--steps-grid", type=_ints, default=None,
                         help="steps per round of the steps part, e.g. 8000,16000 "
                              "(default 1000,2000,4000); rows are merged into the stored ones")
@@ -415,7 +445,7 @@ def main(argv=None) -> int:
         doc["samples"] = part_samples(args.out, dims=args.dims,
                                       schedules=_per_d(args.schedule, _schedule),
                                       grids=_per_d(args.ns, _ints),
-                                      previous=doc.get("samples"))
+                                      previous=doc.get("samples"), seeds=args.seeds)
     if args.part in ("all", "steps"):
         doc["steps"] = part_steps(args.out, dims=args.dims, grid=args.steps_grid,
                                   previous=doc.get("steps"))

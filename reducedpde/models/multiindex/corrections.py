@@ -110,8 +110,12 @@ class FiniteNMultiIndexModel(MultiIndexModel):
         return (self.base.psi(a, s, r, scaled, at=at)
                 + self.base.diagonal(*self._points(a, s, r, at)) / (2.0 * self.n_neurons))
 
-    def psi_gradient(self, a, s, r, p, at=None):
-        """``(∂_a, ∇_s, ∂_r) Ψ_N`` in the free coordinates (no weight decay)."""
+    def psi_gradient(self, a, s, r, p, at=None, weights=None):
+        """``(∂_a, ∇_s, ∂_r) Ψ_N`` in the free coordinates (no weight decay); population
+        expectations only (``weights`` must be ``None``)."""
+        if weights is not None:
+            raise ValueError("the finite-n model takes no mini-batch weights (its diagonal "
+                             "term is a population expectation)")
         scaled = self.interaction * np.asarray(p, dtype=float)
         g_a, g_s, g_r = self.base.psi_gradient(a, s, r, scaled, at=at)
         d_a, d_s, d_r = self.base.diagonal_gradient(*self._points(a, s, r, at))

@@ -115,6 +115,8 @@ class MultiIndexModel:
                 raise ValueError("noise is not supported for the spherical variant")
             if math.isinf(self.d) or self.d <= self.k + 1:
                 raise ValueError(f"a noisy model needs a finite d > k + 1, got d={d}")
+        #: rule for the Gaussian smoothing of smooth activations (None: the default one)
+        self.smoothing_rule = None
         self.nodes = self.latent.nodes
         self.qweights = self.latent.weights
         self.phi = self.target(self.nodes)
@@ -150,7 +152,8 @@ class MultiIndexModel:
         ``r < 0`` (a trial stage of the time integrator) is evaluated at ``r = 0``.
         """
         T = np.asarray(s, dtype=float).reshape(-1, self.k) @ self.nodes.T
-        return smoothed_features(self.activation, T, np.maximum(np.asarray(r, float), 0.0))
+        return smoothed_features(self.activation, T, np.maximum(np.asarray(r, float), 0.0),
+                                 self.smoothing_rule)
 
     # -- the mean-field quantities -------------------------------------------------------
     def output(self, a, s, r, p) -> np.ndarray:
@@ -172,9 +175,11 @@ class MultiIndexModel:
         """``e(z_q) = φ(z_q) − f̄(z_q)``."""
         return self.phi - self.output(a, s, r, p)
 
-    def _weighted_residual(self, a, s, r, p):
+    def _weighted_residual(self, a, s, r, p, weights=None, features=None):
         a, s, r = self._state(a, s, r)
-        return self.qweights * (self.phi - (np.asarray(p, float) * a) @ self.features(s, r)[0])
+        w = self.qweights if weights is None else weights
+        S0 = self.features(s, r)[0] if features is None else features[0]
+        return w * (self.phi - (np.asarray(p, float) * a) @ S0)
 
     def psi(self, a, s, r, p, at=None) -> np.ndarray:
         r"""``Ψ(θ; ρ̄) = −a E_z[(φ − f̄) σ_r(⟨s,z⟩)]`` (no weight decay).
@@ -186,15 +191,19 @@ class MultiIndexModel:
         ta, ts, tr = self._state(*(at if at is not None else (a, s, r)))
         return -ta * (self.features(ts, tr)[0] @ e)
 
-    def psi_gradient(self, a, s, r, p, at=None):
+    def psi_gradient(self, a, s, r, p, at=None, weights=None):
         r"""``(∂_a Ψ, ∇_s Ψ, ∂_r Ψ)`` in the free coordinates (no weight decay).
 
         Returns arrays of shapes (M,), (M, k), (M,). In the spherical variant these are the
         partial derivatives of ``Ψ(a, s, r)`` before the constraint is applied.
+        ``weights`` (shape (Q,)) replaces the latent rule's weights in the expectation
+        ``E_z``, for instance by a mini-batch's empirical ones.
         """
-        e = self._weighted_residual(a, s, r, p)
         ta, ts, tr = self._state(*(at if at is not None else (a, s, r)))
         S0, S1, S2 = self.features(ts, tr)
+        # at the atoms themselves the features serve the residual too
+        e = self._weighted_residual(a, s, r, p, weights,
+                                    (S0, S1, S2) if at is None else None)
         g_a = -(S0 @ e)
         g_s = -ta[:, None] * ((S1 * e) @ self.nodes)
         g_r = -ta * (S2 @ e)
@@ -207,7 +216,7 @@ class MultiIndexModel:
             return np.zeros_like(r)
         return 2.0 * self.xi_w * (self.d - self.k - 1.0) / (self.beta * r)
 
-    def velocity(self, a, s, r, p, at=None, bessel: bool = True):
+    def velocity(self, a, s, r, p, at=None, bessel: bool = True, weights=None):
         r"""Mean-field velocity ``(ȧ, ṡ, ṙ)`` of ``ρ̄`` at its atoms (or at ``at``).
 
         Free: ``ȧ = −2ξ_a(∂_aΨ + λa)``, ``ṡ = −2ξ_w(∇_sΨ + λs)``,
@@ -218,8 +227,9 @@ class MultiIndexModel:
         (the neuron then lies in the target subspace).
         Spherical: ``ṡ = −2ξ_w(g_s − s c)``, ``ṙ = −2ξ_w(g_r − r c)``,
         ``c = ⟨s, g_s⟩ + r g_r``, so that ``|s|² + r²`` is conserved.
+        ``weights``: as for :meth:`psi_gradient`.
         """
-        g_a, g_s, g_r = self.psi_gradient(a, s, r, p, at=at)
+        g_a, g_s, g_r = self.psi_gradient(a, s, r, p, at=at, weights=weights)
         ta, ts, tr = self._state(*(at if at is not None else (a, s, r)))
         da = -2.0 * self.xi_a * (g_a + self.lam * ta)
         if self.spherical:
@@ -269,9 +279,18 @@ class MultiIndexModel:
         fine = self.with_latent(self.latent.refined(factor))
         return abs(self.risk(a, s, r, p) - fine.risk(a, s, r, p))
 
+    def with_smoothing_rule(self, nodes, weights) -> MultiIndexModel:
+        """A copy of the model whose smooth-activation features use the rule
+        ``E f(G) ≈ Σ_j weights_j f(nodes_j)``, ``G ~ N(0, 1)`` (for instance a short
+        Gauss–Hermite rule where speed matters more than the last digits)."""
+        copy = self.with_latent(self.latent)
+        copy.smoothing_rule = (np.ascontiguousarray(nodes, dtype=float),
+                               np.ascontiguousarray(weights, dtype=float))
+        return copy
+
     def with_latent(self, latent) -> MultiIndexModel:
         """A copy of the model with another latent rule (same law)."""
-        return MultiIndexModel(
+        model = MultiIndexModel(
             self.activation,
             self.target,
             latent,
@@ -282,6 +301,8 @@ class MultiIndexModel:
             d=self.d,
             spherical=self.spherical,
         )
+        model.smoothing_rule = self.smoothing_rule
+        return model
 
     # -- finite-N quantities (docs/multiindex.md, "Finite N") ---------------------------
     def diagonal(self, a, s, r) -> np.ndarray:

@@ -161,7 +161,7 @@ def _quad_features_kernel(T, r, code, params, g, w, out0, out1, out2):
             out2[i, q] = v2
 
 
-def smoothed_features(activation: Activation, T, r):
+def smoothed_features(activation: Activation, T, r, rule=None):
     r"""Compiled ``(σ_r(T), ∂_t σ_r(T), ∂_r σ_r(T))`` for a matrix ``T[i, q]`` and ``r[i]``.
 
     Parameters
@@ -171,6 +171,10 @@ def smoothed_features(activation: Activation, T, r):
         Pre-activations ``⟨s_i, z_q⟩``.
     r : array_like, shape (M,)
         Smoothing radii ``r_i ≥ 0``.
+    rule : (nodes, weights), optional
+        Rule for ``E f(G)``, ``G ~ N(0, 1)``, of smooth activations (default: the
+        400-node composite rule of :func:`_smooth_rule`; piecewise-linear activations
+        use closed forms and ignore it).
 
     Returns
     -------
@@ -188,7 +192,7 @@ def smoothed_features(activation: Activation, T, r):
         _pl_features_kernel(T, r, offset, left, knots, jumps, out0, out1, out2)
     else:
         code, params = activation.numba_spec()
-        g, w = _SMOOTH_RULE
+        g, w = _SMOOTH_RULE if rule is None else rule
         _quad_features_kernel(T, r, code, np.asarray(params, float), g, w, out0, out1, out2)
     return out0, out1, out2
 
