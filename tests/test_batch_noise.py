@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from reducedpde import scenarios
-from reducedpde.models.multiindex.batch_noise import simulate_batch_noise
+from reducedpde.models.multiindex.batch_noise import (
+    simulate_batch_noise,
+    simulate_reduced_particles,
+)
 from reducedpde.models.multiindex.runs import build_model
 
 
@@ -103,3 +106,32 @@ def test_gaussian_latents_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="needs an exact latent"):
         simulate_batch_noise(model, [1.0], [[0.1]], [1.0], [1.0], eps=1e-3, batch=4,
                              t_max=1.0, record_times=[1.0], progress=False)
+
+
+def test_reduced_particles_follow_full_dimensional_sgd():
+    # the d → ∞ reduced particles against SGD of the same 30 neurons in d = 100
+    from reducedpde import api
+
+    params = {"N": 30, "d": 100, "t_max": 3.0, "eps": 2e-3, "batch": 4, "seeds": 6,
+              "n_test": 20000}
+    sgd = api.run_sgd("staircase", params, progress=False).sgd
+    model = build_model(scenarios.resolve("staircase", params))
+    N = params["N"]
+    a = -1.0 + (2.0 * np.arange(N) + 1.0) / N  # SGD's initial second layer
+    out = simulate_reduced_particles(model, a, np.zeros((N, 4)), np.ones(N), eps=2e-3,
+                                     batch=4, d=100, t_max=3.0, record_times=[0.0, 3.0],
+                                     seeds=range(12), progress=False)
+    assert out["risk"][0, 0] == pytest.approx(model.finite_width_risk(a, np.zeros((N, 4)),
+                                                                      np.ones(N), N))
+    reduced, full = out["risk"][:, 1], sgd.risk[:, -1]
+    se = np.hypot(reduced.std(ddof=1) / np.sqrt(reduced.size),
+                  full.std(ddof=1) / np.sqrt(full.size))
+    assert abs(reduced.mean() - full.mean()) < 4 * se
+    assert full.mean() < out["risk"][0, 0] - 0.3  # the runs have moved
+
+
+def test_reduced_particles_refuse_bad_dimension(staircase):
+    model, a, s, r, _ = staircase
+    with pytest.raises(ValueError, match="'d' must be finite and > k = 4"):
+        simulate_reduced_particles(model, a, s, r, eps=1e-3, batch=4, d=4, t_max=1.0,
+                                   record_times=[1.0], progress=False)

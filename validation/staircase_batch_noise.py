@@ -11,9 +11,15 @@ reproduces SGD's curves, the gap is the degree-0 (``(a, s, r)``-level) common no
 Compared with the SGD runs stored by ``staircase_gap.py`` (``results/staircase_gap.json``):
 risk at t = 30, 35, 40 and the first time ``t_cross`` the risk falls below 0.5.
 
+A second reduced model keeps the noise that differs between neurons:
+``simulate_reduced_particles``, 100 neurons in ``(a, s, r)`` whose ``⊥`` pre-activations
+are independent normals for every neuron and sample (``d → ∞`` at fixed ``N``; no overlap
+between different neurons' ``w_⊥``).
+
 Usage::
 
-    python validation/staircase_batch_noise.py --out validation/results    # about 12 min
+    python validation/staircase_batch_noise.py --out validation/results    # about 16 min
+    python validation/staircase_batch_noise.py --particles-only            # 4 min
     python validation/staircase_batch_noise.py --quick                     # 1 case, 2 seeds
 """
 
@@ -28,11 +34,16 @@ import numpy as np
 
 from reducedpde import scenarios
 from reducedpde.atomic import atomic_path
-from reducedpde.models.multiindex.batch_noise import simulate_batch_noise
+from reducedpde.models.multiindex.batch_noise import (
+    simulate_batch_noise,
+    simulate_reduced_particles,
+)
 from reducedpde.models.multiindex.runs import build_model
 
 #: name in staircase_gap.json, ε, b, seeds of the reduced dynamics
 CASES = (("base", 1e-3, 10, 8), ("eps5e-4", 5e-4, 10, 4), ("b40", 1e-3, 40, 4))
+#: seeds of the reduced particles (cheap: about 5 s per seed and 40 000 steps)
+PARTICLE_SEEDS = 16
 PROBES = (30.0, 35.0, 40.0)
 T_MAX = 40.0
 LEVEL = 0.5
@@ -67,6 +78,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("validation/results"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--particles-only", action="store_true",
+                        help="rerun only the reduced particles, keep the stored batch-noise "
+                             "runs")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stored = json.loads((args.out / "staircase_gap.json").read_text())
@@ -77,6 +91,11 @@ def main(argv=None) -> int:
     s, r, p = np.zeros((N, cfg["k"])), np.ones(N), np.full(N, 1.0 / N)
     times = np.concatenate([[0.0, 5.0, 10.0, 15.0], np.arange(20.0, T_MAX + 0.25, 0.5)])
     cases = CASES[:1] if args.quick else CASES
+    path = args.out / "staircase_batch_noise.json"
+    if args.particles_only:
+        result = json.loads(path.read_text())
+        _particles(result, model, a, s, r, cfg, stored, times, cases, args.quick)
+        return _finish(result, stored, args.out)
     result = {"times": times.tolist(), "cases": {}}
 
     start = time.perf_counter()
@@ -105,10 +124,32 @@ def main(argv=None) -> int:
             print(f"  {key:8s} reduced {rm:.4f} ± {rs:.4f}   SGD {sm:.4f} ± {ss:.4f}")
     pde = stored["pde"]["gl256"]
     result["pde_gl256"] = _stats(np.asarray(stored["times"]), np.asarray(pde["risk"]))
-    with atomic_path(args.out / "staircase_batch_noise.json") as tmp:
+    _particles(result, model, a, s, r, cfg, stored, times, cases, args.quick)
+    return _finish(result, stored, args.out)
+
+
+def _particles(result, model, a, s, r, cfg, stored, times, cases, quick):
+    """The reduced particles (independent ⊥ noise per neuron) for every case."""
+    for name, eps, batch, _ in cases:
+        seeds = 2 if quick else PARTICLE_SEEDS
+        start = time.perf_counter()
+        run = simulate_reduced_particles(model, a, s, r, eps=eps, batch=batch, d=cfg["d"],
+                                         t_max=T_MAX, record_times=times,
+                                         seeds=range(seeds), progress=False)
+        entry = result["cases"][name]
+        entry["particles"] = _stats(run["t"], run["risk"])
+        entry["particles_risk"] = run["risk"].tolist()
+        entry["particle_seeds"] = seeds
+        entry["particles_wall_s"] = time.perf_counter() - start
+        print(f"eps = {eps:g}, b = {batch}: reduced particles ({seeds} seeds): "
+              + ", ".join(f"{k} {v[0]:.4f} ± {v[1]:.4f}" for k, v in entry["particles"].items()))
+
+
+def _finish(result, stored, out: Path) -> int:
+    with atomic_path(out / "staircase_batch_noise.json") as tmp:
         Path(tmp).write_text(json.dumps(result, indent=2))
-    _plot(result, stored, args.out)
-    print(f"wrote {args.out / 'staircase_batch_noise.json'} and staircase_batch_noise.png")
+    _plot(result, stored, out)
+    print(f"wrote {out / 'staircase_batch_noise.json'} and staircase_batch_noise.png")
     return 0
 
 
@@ -128,8 +169,12 @@ def _plot(result, stored, out: Path):
         mean = risk.mean(axis=0)
         se = risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0])
         ax.plot(t, mean, "-", color=color,
-                label=f"reduced batch noise, ε = {entry['eps']:g}, b = {entry['batch']}")
+                label=f"common batch noise (ℓ = 0), ε = {entry['eps']:g}, b = {entry['batch']}")
         ax.fill_between(t, mean - 2 * se, mean + 2 * se, color=color, alpha=0.2, lw=0)
+        if "particles_risk" in entry:
+            pr = np.asarray(entry["particles_risk"])
+            ax.plot(t, pr.mean(axis=0), "--", color=color,
+                    label="reduced particles (independent ⊥ noise)")
         sgd = stored["sgd"][name]
         sr = np.asarray(sgd["risk"])
         ax.errorbar(sgd["t"], sr.mean(axis=0), yerr=2 * sr.std(axis=0, ddof=1)
@@ -139,7 +184,7 @@ def _plot(result, stored, out: Path):
     ax.set_ylim(0, 0.75)
     ax.set_xlabel("t")
     ax.set_ylabel("risk")
-    ax.set_title("staircase: the late gap is the batch noise of z (±2 SE)")
+    ax.set_title("staircase: SGD between the two reduced noise models (±2 SE)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
