@@ -90,8 +90,9 @@ def _round_rates(res):
     return rows
 
 
-def _schedule_key(d, rounds, round_steps, seeds=1) -> str:
-    return f"{d}@{rounds}x{round_steps}" + (f"/{seeds}seeds" if seeds > 1 else "")
+def _schedule_key(d, rounds, round_steps, seeds=1, M=None) -> str:
+    return (f"{d}@{rounds}x{round_steps}" + (f"/{seeds}seeds" if seeds > 1 else "")
+            + (f"/M{M}" if M not in (None, COMMON["M"]) else ""))
 
 
 def _legacy_runs(old: dict) -> dict:
@@ -121,7 +122,7 @@ def _alpha_fits(runs: dict) -> dict:
 
     fits, by_schedule, longest = {}, {}, {}
     for v in runs.values():
-        if not v["n_below_5pct_grid"]:
+        if not v["n_below_5pct_grid"] or v.get("M", COMMON["M"]) != COMMON["M"]:
             continue
         by_schedule.setdefault(f"{v['rounds']}x{v['round_steps']}", []).append((v["d"], n5(v)))
         total = v["rounds"] * v["round_steps"]
@@ -139,27 +140,34 @@ def _alpha_fits(runs: dict) -> dict:
 
 def _schedule_convergence(runs: dict) -> dict:
     """Per ``d``: ``n_5%`` of each schedule in order of total steps, and the relative
-    change between the two longest schedules that reach 5%."""
+    change between the two longest schedules whose crossing lies inside their grid."""
     out = {}
     for v in sorted(runs.values(), key=lambda v: v["rounds"] * v["round_steps"]):
+        if v.get("M", COMMON["M"]) != COMMON["M"]:
+            continue
         n5 = v["n_below_5pct_interp"] or v["n_below_5pct_grid"]
         entry = out.setdefault(str(v["d"]), {"schedules": []})
-        entry["schedules"].append({"schedule": f"{v['rounds']}x{v['round_steps']}",
-                                   "seeds": v.get("seeds", 1), "n_5pct": n5})
+        entry["schedules"].append({
+            "schedule": f"{v['rounds']}x{v['round_steps']}", "seeds": v.get("seeds", 1),
+            "n_5pct": n5,
+            # below the grid's first point: only an upper bound
+            "upper_bound_only": bool(n5) and v["n_below_5pct_interp"] is None})
     for entry in out.values():
-        reached = [e["n_5pct"] for e in entry["schedules"] if e["n_5pct"]]
+        reached = [e["n_5pct"] for e in entry["schedules"]
+                   if e["n_5pct"] and not e["upper_bound_only"]]
         entry["last_relative_change"] = (abs(reached[-1] - reached[-2]) / reached[-1]
                                          if len(reached) >= 2 else None)
     return out
 
 
 def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
-                 previous=None, seeds=1) -> dict:
+                 previous=None, seeds=1, M=None) -> dict:
     """Full MFLD test error against ``n`` for each ``d`` of ``dims`` at its schedule
     (``schedules[d] = (rounds, round_steps)``, default ``COMMON``) and ``n`` grid
     (``grids[d]``, default ``SAMPLE_GRID``), averaged over ``seeds`` seeds (training set,
-    particles and noise); merged into the ``runs`` of ``previous`` (the stored part), one
-    entry per ``d``, schedule and number of seeds."""
+    particles and noise), with ``M`` particles (default ``COMMON``); merged into the
+    ``runs`` of ``previous`` (the stored part), one entry per ``d``, schedule, number of
+    seeds and ``M``."""
     dims = tuple(dims or SAMPLE_GRID)
     schedules, grids = schedules or {}, grids or {}
     previous = previous or {}
@@ -167,7 +175,8 @@ def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
     for d in dims:
         rounds, round_steps = schedules.get(d, (COMMON["rounds"], COMMON["round_steps"]))
         ns = tuple(grids.get(d, SAMPLE_GRID.get(d, ())))
-        settings = {**COMMON, "rounds": rounds, "round_steps": round_steps}
+        settings = {**COMMON, "rounds": rounds, "round_steps": round_steps,
+                    "M": M or COMMON["M"]}
         rows = []
         for n in ns:
             start = time.perf_counter()
@@ -191,8 +200,9 @@ def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
                 f"({rows[-1]['wall_s']:.0f} s)")
         finals = [row["test_error_per_round"][-1] for row in rows]
         n_grid, n_interp = _crossing(ns, finals)
-        runs[_schedule_key(d, rounds, round_steps, seeds)] = {
+        runs[_schedule_key(d, rounds, round_steps, seeds, M)] = {
             "d": d, "rounds": rounds, "round_steps": round_steps, "seeds": seeds,
+            "M": settings["M"],
             "rows": rows, "n_below_5pct_grid": n_grid, "n_below_5pct_interp": n_interp}
     runs = dict(sorted(runs.items(), key=lambda kv: (kv[1]["d"], kv[1]["rounds"]
                                                      * kv[1]["round_steps"])))
@@ -432,6 +442,8 @@ def main(argv=None) -> int:
                              "(repeatable; default SAMPLE_GRID)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="seeds per n of the samples part (test errors averaged)")
+    parser.add_argument("--particles", type=int, default=None, metavar="M",
+                        help=f"particles of the samples part (default {COMMON['M']})")
     parser.add_argument("--steps-grid", type=_ints, default=None,
                         help="steps per round of the steps part, e.g. 8000,16000 "
                              "(default 1000,2000,4000); rows are merged into the stored ones")
@@ -445,7 +457,8 @@ def main(argv=None) -> int:
         doc["samples"] = part_samples(args.out, dims=args.dims,
                                       schedules=_per_d(args.schedule, _schedule),
                                       grids=_per_d(args.ns, _ints),
-                                      previous=doc.get("samples"), seeds=args.seeds)
+                                      previous=doc.get("samples"), seeds=args.seeds,
+                                      M=args.particles)
     if args.part in ("all", "steps"):
         doc["steps"] = part_steps(args.out, dims=args.dims, grid=args.steps_grid,
                                   previous=doc.get("steps"))

@@ -102,44 +102,26 @@ def simulate_batch_noise(model, a, s, r, p, *, eps: float, batch: int, t_max: fl
     if smoothing_nodes is not None:
         g, w = np.polynomial.hermite_e.hermegauss(int(smoothing_nodes))
         stepper = model.with_smoothing_rule(g, w / math.sqrt(2.0 * math.pi))
-        exact = np.concatenate([np.ravel(v) for v in model.velocity(a, s, r, p)])
-        short = np.concatenate([np.ravel(v) for v in stepper.velocity(a, s, r, p)])
-        smoothing_error = float(np.abs(short - exact).max() / max(np.abs(exact).max(), 1e-300))
+        smoothing_error = _velocity_difference(model, stepper, (a, s, r), p)
     n_steps = round(t_max / eps)
     record = _record_steps(record_times, eps, n_steps)
     Q = model.qweights.size
-    a0, s0, r0 = model._state(a, s, r)
     p = np.asarray(p, float)
-    risks = np.empty((len(seeds), record.size))
-    bar = tqdm(total=n_steps * len(seeds), disable=not progress, unit="step",
-               desc="reduced batch SGD", dynamic_ncols=True)
-    for row, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        a_, s_, r_ = a0.copy(), s0.copy(), r0.copy()
-        next_rec = 0
-        for step in range(n_steps + 1):
-            while next_rec < record.size and record[next_rec] == step:
-                risks[row, next_rec] = model.risk(a_, s_, r_, p)
-                next_rec += 1
-            if step == n_steps:
-                break
-            weights = rng.multinomial(batch, model.qweights) / batch
-            da, ds, dr = stepper.velocity(a_, s_, r_, p, weights=weights)
-            a_ += eps * da
-            s_ += eps * ds
-            r_ = np.maximum(r_ + eps * dr, 0.0)
-            if step % 1000 == 999:
-                bar.update(1000)
-        bar.update(n_steps % 1000)
-        if stepper is not model:  # the short rule checked at the end state as well
-            exact = np.concatenate([np.ravel(v) for v in model.velocity(a_, s_, r_, p)])
-            short = np.concatenate([np.ravel(v) for v in stepper.velocity(a_, s_, r_, p)])
-            smoothing_error = max(smoothing_error, float(
-                np.abs(short - exact).max() / max(np.abs(exact).max(), 1e-300)))
-        if not np.all(np.isfinite(risks[row])):
-            raise FloatingPointError(f"reduced batch SGD diverged (seed {seed}, eps {eps}, "
-                                     f"batch {batch}, {Q} latent points)")
-    bar.close()
+
+    def step(state, rng):
+        a_, s_, r_ = state
+        weights = rng.multinomial(batch, model.qweights) / batch
+        da, ds, dr = stepper.velocity(a_, s_, r_, p, weights=weights)
+        return a_ + eps * da, s_ + eps * ds, np.maximum(r_ + eps * dr, 0.0)
+
+    risks, finals = _run_seeds(model._state(a, s, r), step, lambda *x: model.risk(*x, p),
+                               n_steps=n_steps, record=record, seeds=seeds,
+                               desc="reduced batch SGD", progress=progress,
+                               what=f"reduced batch SGD (eps {eps}, batch {batch}, "
+                                    f"{Q} latent points)")
+    if stepper is not model:  # the short rule checked at the end states as well
+        smoothing_error = max([smoothing_error] + [
+            _velocity_difference(model, stepper, final, p) for final in finals])
     return {"t": record * eps, "risk": risks, "steps": n_steps,
             "smoothing_error": smoothing_error}
 
@@ -191,38 +173,60 @@ def simulate_reduced_particles(model, a, s, r, *, eps: float, batch: int, d: flo
     lr_a, lr_w = 2.0 * model.xi_a * eps / batch, 2.0 * model.xi_w * eps / batch
     decay_a, decay_w = 1.0 - 2.0 * model.lam * model.xi_a * eps, 1.0 - 2.0 * model.lam \
         * model.xi_w * eps
+    def step(state, rng):
+        a_, s_, r_ = state
+        z = 2.0 * rng.integers(0, 2, size=(batch, k)) - 1.0
+        g = rng.standard_normal((N, batch))
+        h = s_ @ z.T + r_[:, None] * g
+        sig = act.value(h)
+        e = model.target(z) - (a_ @ sig) / N
+        c = lr_w * (a_[:, None] * act.derivative(h)) * e
+        r2 = (decay_w * r_) ** 2 + 2.0 * decay_w * r_ * np.sum(c * g, axis=1) \
+            + (d - k) * np.sum(c * c, axis=1)
+        return (decay_a * a_ + lr_a * (sig @ e), decay_w * s_ + c @ z,
+                np.sqrt(np.maximum(r2, 0.0)))
+
+    risks, _ = _run_seeds((a0, s0, r0), step, lambda *x: model.finite_width_risk(*x, N),
+                          n_steps=n_steps, record=record, seeds=seeds,
+                          desc="reduced particle SGD", progress=progress,
+                          what=f"reduced particle SGD (eps {eps}, batch {batch})")
+    return {"t": record * eps, "risk": risks, "steps": n_steps}
+
+
+def _velocity_difference(model, other, state, p) -> float:
+    """Largest ``|v_other − v_model|`` over ``max |v_model|`` at the atoms ``state``."""
+    exact = np.concatenate([np.ravel(v) for v in model.velocity(*state, p)])
+    short = np.concatenate([np.ravel(v) for v in other.velocity(*state, p)])
+    return float(np.abs(short - exact).max() / max(np.abs(exact).max(), 1e-300))
+
+
+def _run_seeds(state0, step, risk, *, n_steps, record, seeds, desc, progress, what):
+    """Run ``step(state, rng) -> state`` ``n_steps`` times from ``state0`` for every seed,
+    recording ``risk(*state)`` at the step indices ``record``; returns the risks (seeds ×
+    records) and the final states."""
     risks = np.empty((len(seeds), record.size))
-    bar = tqdm(total=n_steps * len(seeds), disable=not progress, unit="step",
-               desc="reduced particle SGD", dynamic_ncols=True)
+    finals = []
+    bar = tqdm(total=n_steps * len(seeds), disable=not progress, unit="step", desc=desc,
+               dynamic_ncols=True)
     for row, seed in enumerate(seeds):
         rng = np.random.default_rng(seed)
-        a_, s_, r_ = a0.copy(), s0.copy(), r0.copy()
+        state = tuple(np.array(x, dtype=float) for x in state0)
         next_rec = 0
-        for step in range(n_steps + 1):
-            while next_rec < record.size and record[next_rec] == step:
-                risks[row, next_rec] = model.finite_width_risk(a_, s_, r_, N)
+        for k in range(n_steps + 1):
+            while next_rec < record.size and record[next_rec] == k:
+                risks[row, next_rec] = risk(*state)
                 next_rec += 1
-            if step == n_steps:
+            if k == n_steps:
                 break
-            z = 2.0 * rng.integers(0, 2, size=(batch, k)) - 1.0
-            g = rng.standard_normal((N, batch))
-            h = s_ @ z.T + r_[:, None] * g
-            sig = act.value(h)
-            e = model.target(z) - (a_ @ sig) / N
-            c = lr_w * (a_[:, None] * act.derivative(h)) * e
-            a_ = decay_a * a_ + lr_a * (sig @ e)
-            s_ = decay_w * s_ + c @ z
-            r2 = (decay_w * r_) ** 2 + 2.0 * decay_w * r_ * np.sum(c * g, axis=1) \
-                + (d - k) * np.sum(c * c, axis=1)
-            r_ = np.sqrt(np.maximum(r2, 0.0))
-            if step % 1000 == 999:
+            state = step(state, rng)
+            if k % 1000 == 999:
                 bar.update(1000)
         bar.update(n_steps % 1000)
+        finals.append(state)
         if not np.all(np.isfinite(risks[row])):
-            raise FloatingPointError(f"reduced particle SGD diverged (seed {seed}, eps {eps},"
-                                     f" batch {batch})")
+            raise FloatingPointError(f"{what} diverged (seed {seed})")
     bar.close()
-    return {"t": record * eps, "risk": risks, "steps": n_steps}
+    return risks, finals
 
 
 def _check_steps(eps, batch, t_max):

@@ -203,6 +203,13 @@ def _second_layer_sum(X, d):
 
 
 @njit(**_JIT)
+def _step_constants(lam, eta, lam_prime, scaled):
+    """Prior pull ``c`` (``λλ'`` scaled, ``λ'`` fixed) and noise amplitude ``√(2λη)``."""
+    coef = lam * lam_prime if scaled else lam_prime
+    return coef, math.sqrt(2.0 * lam * eta)
+
+
+@njit(**_JIT)
 def _weight_rows(U, i, gi, s2):
     """``U[i] ← g_i (1 − U[i]²)`` and ``s2 += U[i]``."""
     for j in range(U.shape[1]):
@@ -270,9 +277,7 @@ def mfld_steps(X, Z, y, noise, lams, eta, Rbar, lam_prime, scaled, X1T, x2, U, f
     c3 = Rbar / 3.0
     scale = Rbar / (3.0 * M)
     for s in range(lams.size):
-        lam = lams[s]
-        coef = lam * lam_prime if scaled else lam_prime
-        amp = math.sqrt(2.0 * lam * eta)
+        coef, amp = _step_constants(lams[s], eta, lam_prime, scaled)
         # forward: U = tanh(Z x_1ᵀ + x_2) (BLAS product, then one fused pass), f, g
         _load_first_layer(X, X1T, x2)
         second = _second_layer_sum(X, d)
@@ -441,9 +446,7 @@ def mfld_steps_hypercube(X, codes, starts, zscale, y, noise, lams, eta, Rbar, la
     c3 = Rbar / 3.0
     scale = Rbar / (3.0 * M)
     for s in range(lams.size):
-        lam = lams[s]
-        coef = lam * lam_prime if scaled else lam_prime
-        amp = math.sqrt(2.0 * lam * eta)
+        coef, amp = _step_constants(lams[s], eta, lam_prime, scaled)
         _load_first_layer(X, X1T, x2)
         second = _second_layer_sum(X, d)
         _code_tables(X1T, starts, zscale, T)
