@@ -184,6 +184,8 @@ def part_samples(out: Path, log=print, dims=None, schedules=None, grids=None,
             for seed in range(seeds):
                 res = simulate_parity_mfld({**settings, "d": d, "n": n, "seed": seed},
                                            progress=False)
+                if res.attrs.get("interrupted"):  # a partial run must not enter the table
+                    raise SystemExit(f"d={d} n={n} seed={seed}: interrupted, nothing stored")
                 per_seed.append(round_end_summary(res))
             errors = np.array([[e["test_error"] for e in ends] for ends in per_seed])
             rows.append({"n": n, "test_error_per_round": errors.mean(axis=0).tolist(),
