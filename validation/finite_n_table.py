@@ -13,7 +13,8 @@ Usage::
 
     python validation/finite_n_table.py        # about forty minutes on two cores
     python validation/finite_n_table.py --predictions-only   # recompute the predictions
-    python validation/finite_n_table.py --sgd-only 3200 0.4 4  # SGD rows without the flow
+    python validation/finite_n_table.py --sgd-only 3200 0.4 8  # SGD rows without the flow
+    python validation/finite_n_table.py --rerun 800            # flow and SGD columns of one N
 
 Each SGD column has its prediction ``R + A/N + ε B`` beside it: the ``O(1/N)`` terms plus
 the ``O(ε)`` common-noise term of online SGD (docs/corrections.md), with ``B`` on 32 and
@@ -37,7 +38,7 @@ OUT = Path(__file__).resolve().parent / "results" / "finite_n_table.json"
 SCENARIO = "gaussians-fig4"
 KAPPAS = (0.1, 0.4)
 #: N → (seeds, horizon of the flow, horizon of SGD)
-SIZES = {200: (8, 20.0, 1.0), 800: (4, 1.0, 1.0)}
+SIZES = {200: (8, 20.0, 1.0), 800: (8, 1.0, 1.0)}
 EPS_VALUES = (1e-5, 5e-6)
 REPORT_TIMES = (1.0, 20.0)
 
@@ -148,6 +149,26 @@ def main(argv=None):
             for r in rows:
                 if r["kappa"] == kappa and r["N"] == n:
                     r["flow"] = _mean_and_se(flow.risk, flow.t, r["t"])
+        _finish(rows)
+        return
+    if "--rerun" in argv:
+        # recompute the flow and SGD columns of one N of SIZES (e.g. with more seeds)
+        n = int(argv[argv.index("--rerun") + 1])
+        rows = json.loads(OUT.read_text())
+        seeds, flow_horizon, sgd_horizon = SIZES[n]
+        for kappa in KAPPAS:
+            runs = {"flow": run_flow(kappa, n, seeds, flow_horizon)}
+            for eps in EPS_VALUES:
+                runs[f"sgd eps={eps:g}"] = api.run_sgd(
+                    SCENARIO, {"kappa": kappa, "N": n, "seeds": seeds, "n_times": 12,
+                               "t_max": sgd_horizon, "eps": eps}, progress=False).sgd
+            for r in rows:
+                if r["kappa"] == kappa and r["N"] == n:
+                    r["seeds"] = seeds
+                    for name, run in runs.items():
+                        if r["t"] <= run.t[-1] * (1 + 1e-9):
+                            r[name] = _mean_and_se(run.risk, run.t, r["t"])
+            print(f"kappa={kappa:g} N={n} done", flush=True)
         _finish(rows)
         return
     if "--sgd-only" in argv:
