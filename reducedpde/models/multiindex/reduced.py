@@ -280,9 +280,10 @@ class MultiIndexModel:
         return abs(self.risk(a, s, r, p) - fine.risk(a, s, r, p))
 
     def with_smoothing_rule(self, nodes, weights) -> MultiIndexModel:
-        """A copy of the model whose smooth-activation features use the rule
-        ``E f(G) ≈ Σ_j weights_j f(nodes_j)``, ``G ~ N(0, 1)`` (for instance a short
-        Gauss–Hermite rule where speed matters more than the last digits)."""
+        """A copy of the model whose smooth-activation averages (features and second
+        moments) use the rule ``E f(G) ≈ Σ_j weights_j f(nodes_j)``, ``G ~ N(0, 1)``
+        (for instance a short Gauss–Hermite rule where speed matters more than the last
+        digits)."""
         copy = self.with_latent(self.latent)
         copy.smoothing_rule = (np.ascontiguousarray(nodes, dtype=float),
                                np.ascontiguousarray(weights, dtype=float))
@@ -316,7 +317,7 @@ class MultiIndexModel:
         """
         a, s, r = self._state(a, s, r)
         T = s @ self.nodes.T
-        m = smoothed_second_moment_features(self.activation, T, r)[0]
+        m = smoothed_second_moment_features(self.activation, T, r, self.smoothing_rule)[0]
         return a * a * (m @ self.qweights)
 
     def diagonal_gradient(self, a, s, r):
@@ -328,7 +329,8 @@ class MultiIndexModel:
         """
         a, s, r = self._state(a, s, r)
         T = s @ self.nodes.T
-        m, m_t, m_r = smoothed_second_moment_features(self.activation, T, r)
+        m, m_t, m_r = smoothed_second_moment_features(self.activation, T, r,
+                                                      self.smoothing_rule)
         w = self.qweights
         return 2.0 * a * (m @ w), (a * a)[:, None] * ((m_t * w) @ self.nodes), a * a * (m_r @ w)
 

@@ -139,10 +139,13 @@ def _pl_features_kernel(T, r, offset, left, knots, jumps, out0, out1, out2):
 
 
 @numba.njit(cache=True)
-def _quad_features_kernel(T, r, code, params, g, w, out0, out1, out2):
-    """Compiled ``E σ(t+rG)``, ``E σ'(t+rG)``, ``E[σ'(t+rG) G]`` by a fixed rule in ``G``."""
+def _quad_kernel(T, r, code, params, g, w, squared, out0, out1, out2):
+    """Compiled Gaussian averages by a fixed rule in ``G``, at ``x = t + rG``:
+    ``E σ``, ``E σ'``, ``E[σ' G]`` (the features), or with ``squared``
+    ``E σ²``, ``2E[σσ']``, ``2E[σσ' G]`` (the second moment and its derivatives)."""
     m, q_n = T.shape
     n_g = g.shape[0]
+    scale = 2.0 if squared else 1.0
     for i in range(m):
         ri = r[i]
         for q in range(q_n):
@@ -152,13 +155,20 @@ def _quad_features_kernel(T, r, code, params, g, w, out0, out1, out2):
             v2 = 0.0
             for n in range(n_g):
                 x = t + ri * g[n]
-                dv = activation_derivative(code, params, x)
-                v0 += w[n] * activation_value(code, params, x)
-                v1 += w[n] * dv
-                v2 += w[n] * dv * g[n]
+                if squared:
+                    val = activation_value(code, params, x)
+                    prod = w[n] * val * activation_derivative(code, params, x)
+                    v0 += w[n] * val * val
+                    v1 += prod
+                    v2 += prod * g[n]
+                else:
+                    dv = activation_derivative(code, params, x)
+                    v0 += w[n] * activation_value(code, params, x)
+                    v1 += w[n] * dv
+                    v2 += w[n] * dv * g[n]
             out0[i, q] = v0
-            out1[i, q] = v1
-            out2[i, q] = v2
+            out1[i, q] = scale * v1
+            out2[i, q] = scale * v2
 
 
 def smoothed_features(activation: Activation, T, r, rule=None):
@@ -193,7 +203,7 @@ def smoothed_features(activation: Activation, T, r, rule=None):
     else:
         code, params = activation.numba_spec()
         g, w = _SMOOTH_RULE if rule is None else rule
-        _quad_features_kernel(T, r, code, np.asarray(params, float), g, w, out0, out1, out2)
+        _quad_kernel(T, r, code, np.asarray(params, float), g, w, False, out0, out1, out2)
     return out0, out1, out2
 
 
@@ -274,31 +284,7 @@ def _pl_second_moment_kernel(T, r, knots, values, slopes, out0, out1, out2):
                 out2[i, q] = v2
 
 
-@numba.njit(cache=True)
-def _quad_second_moment_kernel(T, r, code, params, g, w, out0, out1, out2):
-    """Compiled ``E σ(t+rG)²``, ``2E[σσ'(t+rG)]``, ``2E[σσ'(t+rG) G]`` by a rule in ``G``."""
-    m, q_n = T.shape
-    n_g = g.shape[0]
-    for i in range(m):
-        ri = r[i]
-        for q in range(q_n):
-            t = T[i, q]
-            v0 = 0.0
-            v1 = 0.0
-            v2 = 0.0
-            for n in range(n_g):
-                x = t + ri * g[n]
-                val = activation_value(code, params, x)
-                prod = w[n] * val * activation_derivative(code, params, x)
-                v0 += w[n] * val * val
-                v1 += prod
-                v2 += prod * g[n]
-            out0[i, q] = v0
-            out1[i, q] = 2.0 * v1
-            out2[i, q] = 2.0 * v2
-
-
-def smoothed_second_moment_features(activation: Activation, T, r):
+def smoothed_second_moment_features(activation: Activation, T, r, rule=None):
     r"""Compiled ``(m, ∂_t m, ∂_r m)`` of ``m(t, r) = E_G σ(t + rG)²`` at ``t = T[i, q]``,
     ``r = r[i]`` (the same-neuron kernel of the multi-index model and its gradient).
 
@@ -312,6 +298,8 @@ def smoothed_second_moment_features(activation: Activation, T, r):
     activation : Activation
     T : array_like, shape (M, Q)
     r : array_like, shape (M,)
+    rule : (nodes, weights), optional
+        As for :func:`smoothed_features`.
 
     Returns
     -------
@@ -333,9 +321,8 @@ def smoothed_second_moment_features(activation: Activation, T, r):
         _pl_second_moment_kernel(T, r, knots, values, slopes, out0, out1, out2)
     else:
         code, params = activation.numba_spec()
-        g, w = _SMOOTH_RULE
-        _quad_second_moment_kernel(T, r, code, np.asarray(params, float), g, w, out0, out1,
-                                   out2)
+        g, w = _SMOOTH_RULE if rule is None else rule
+        _quad_kernel(T, r, code, np.asarray(params, float), g, w, True, out0, out1, out2)
     return out0, out1, out2
 
 
