@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from finite_differences import atom_gradient  # tests/, on the path of the test modules
 from scipy.integrate import quad
 from scipy.stats import binom
 
@@ -221,25 +222,6 @@ def test_corrected_model_risk_is_the_iid_risk():
 # -- the self-interaction --------------------------------------------------------------------
 
 
-def _fd_gradient(risk, a, s, r, i, h=1e-5):
-    """Central differences of ``risk(a, s, r)`` in ``(a_i, s_i, r_i)``."""
-    def shifted(which, j, sign):
-        aa, ss, rr = a.copy(), s.copy(), r.copy()
-        if which == "a":
-            aa[i] += sign * h
-        elif which == "s":
-            ss[i, j] += sign * h
-        else:
-            rr[i] += sign * h
-        return risk(aa, ss, rr)
-
-    g_a = (shifted("a", 0, 1) - shifted("a", 0, -1)) / (2 * h)
-    g_s = np.array([(shifted("s", j, 1) - shifted("s", j, -1)) / (2 * h)
-                    for j in range(s.shape[1])])
-    g_r = (shifted("r", 0, 1) - shifted("r", 0, -1)) / (2 * h)
-    return g_a, g_s, g_r
-
-
 @pytest.mark.parametrize("n", [2, 3])
 def test_self_interaction_velocity_is_the_exact_gradient_flow_of_n_neurons(n):
     """SGD's ε → 0 limit at fixed N: θ̇_i = −N(ξ_a ∂_a, ξ_w ∇_s, ξ_w ∂_r)R_N − 2ξλθ_i, with
@@ -257,7 +239,7 @@ def test_self_interaction_velocity_is_the_exact_gradient_flow_of_n_neurons(n):
     def risk(aa, ss, rr):
         return base.finite_width_risk(aa, ss, rr, n)
     for i in range(n):
-        g_a, g_s, g_r = _fd_gradient(risk, a, s, r, i)
+        g_a, g_s, g_r = atom_gradient(risk, a, s, r, i)
         exact = (-n * xi_a * g_a - 2 * xi_a * lam * a[i],
                  -n * xi_w * g_s - 2 * xi_w * lam * s[i],
                  -n * xi_w * g_r - 2 * xi_w * lam * r[i])
@@ -289,7 +271,7 @@ def test_spherical_self_interaction_is_the_exact_gradient_flow_of_n_neurons(n):
 
     r = np.zeros(n)
     for i in range(n):
-        g_a, g_s, _ = _fd_gradient(risk, a, s, r, i)
+        g_a, g_s, _ = atom_gradient(risk, a, s, r, i)
         others = [j for j in range(n) if j != i]
         da, ds, _ = model.velocity(a[others], s[others], None, np.full(n - 1, 1 / (n - 1)),
                                    at=(a[i:i + 1], s[i:i + 1]))
