@@ -175,10 +175,10 @@ class MultiIndexModel:
         """``e(z_q) = φ(z_q) − f̄(z_q)``."""
         return self.phi - self.output(a, s, r, p)
 
-    def _weighted_residual(self, a, s, r, p, weights=None, features=None):
+    def _weighted_residual(self, a, s, r, p, weights=None, S0=None):
         a, s, r = self._state(a, s, r)
         w = self.qweights if weights is None else weights
-        S0 = self.features(s, r)[0] if features is None else features[0]
+        S0 = self.features(s, r)[0] if S0 is None else S0
         return w * (self.phi - (np.asarray(p, float) * a) @ S0)
 
     def psi(self, a, s, r, p, at=None) -> np.ndarray:
@@ -202,8 +202,7 @@ class MultiIndexModel:
         ta, ts, tr = self._state(*(at if at is not None else (a, s, r)))
         S0, S1, S2 = self.features(ts, tr)
         # at the atoms themselves the features serve the residual too
-        e = self._weighted_residual(a, s, r, p, weights,
-                                    (S0, S1, S2) if at is None else None)
+        e = self._weighted_residual(a, s, r, p, weights, S0 if at is None else None)
         g_a = -(S0 @ e)
         g_s = -ta[:, None] * ((S1 * e) @ self.nodes)
         g_r = -ta * (S2 @ e)
