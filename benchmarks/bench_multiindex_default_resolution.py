@@ -30,7 +30,7 @@ from . import common
 CASES = [
     ("single-index-quick", {"atoms_s": 16, "s_rule": "gauss-hermite", "atoms_r": 4,
                             "latent_rule": "gauss-hermite", "latent_nodes": 0}),
-    ("staircase", {"atoms_a": 32}),
+    ("staircase", {"a_rule": "gauss-legendre", "atoms_a": 32, "smoothing_nodes": 0}),
     ("bmz23", {"atoms_s": 10, "s_rule": "gauss-hermite", "atoms_r": 1}),
 ]
 

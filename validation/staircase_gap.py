@@ -44,7 +44,8 @@ TIMES = np.array([0.0, 2.0, 5.0, 10.0, 15.0, 20.0, 25.0, 27.5, 30.0, 32.5, 35.0,
 PROBE = (30.0, 35.0, 40.0)
 #: risk level whose first crossing times the escape from the last plateau (R ≈ 0.57 → 0.33)
 LEVEL = 0.5
-BASE = {"t_max": 40.0, "n_snapshots": 2}
+#: the fixed Gauss–Legendre rule and the 400-node smoothing of the recorded results
+BASE = {"t_max": 40.0, "n_snapshots": 2, "a_rule": "gauss-legendre", "smoothing_nodes": 0}
 
 #: PDE runs: label -> (rule, atoms[, δ]); δ > 0 starts the atoms at s_0 = δ g, g ~ N(0, I_k)
 #: (fixed draw) instead of s_0 = 0: how the PDE's own escape time responds to a seed

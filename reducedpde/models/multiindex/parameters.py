@@ -98,8 +98,25 @@ MULTIINDEX_PARAMETERS = parameter_table(
           "PDE solver: Lagrangian particles, or finite volumes on an (a, s, r) grid (k = 1, "
           "noiseless, free model)", choices=("lagrangian", "fv")),
     # PDE numerics (Lagrangian solver)
-    Param("atoms_a", "int", 8, "Gauss nodes of the initial law of a (1 if a_law=point)",
-          low=1, high=1e4),
+    Param("atoms_a", "int", 8, "Gauss nodes of the initial law of a (1 if a_law=point; "
+          "a_rule=adaptive: Gauss–Legendre nodes per panel)", low=1, high=1e4),
+    Param("a_rule", "str", "gauss-legendre",
+          "rule for the initial law of a (init=degenerate): one Gauss rule of atoms_a nodes "
+          "(Legendre for a uniform, Hermite for a normal law), or adaptive (panels of "
+          "atoms_a Gauss–Legendre nodes refined where the flow map a_0 ↦ (a, s, r)_t is "
+          "steep, until the estimated relative risk error is below a_rule_tol)",
+          choices=("gauss-legendre", "adaptive")),
+    Param("a_panels", "int", 8, "a_rule=adaptive: equal panels of the first round", low=1,
+          high=1e3),
+    Param("a_rule_tol", "float", 1e-3,
+          "a_rule=adaptive: target of the estimated relative risk error (max over times)",
+          low=0, high=1, low_open=True),
+    Param("a_rule_rounds", "int", 8, "a_rule=adaptive: most refinement rounds (solves)",
+          low=1, high=50),
+    Param("smoothing_nodes", "int", 0,
+          "Gauss–Hermite nodes of the Gaussian smoothing σ_r of a smooth activation (0: the "
+          "400-node composite rule, exact to 1e-15 for r ≤ 2; n: faster, checked "
+          "against it at the end, attrs['smoothing_error'])", low=0, high=1e3),
     Param("atoms_s", "int", 8, "nodes per s coordinate of the initial law (init=gaussian)",
           low=1, high=1e3),
     Param("s_rule", "str", "gauss-hermite",
@@ -194,6 +211,19 @@ def multiindex_checks(cfg: dict) -> str | None:
     if not math.isinf(cfg["beta"]) and cfg["solver"] != "fv":
         return (f"parameter 'beta' must be inf for solver={cfg['solver']!r} (Lagrangian atoms "
                 f"are deterministic; noisy runs need solver='fv'), got {cfg['beta']:g}")
+    if cfg.get("a_rule", "gauss-legendre") == "adaptive":
+        if cfg["init"] != "degenerate" or cfg["a_law"] == "point":
+            return ("parameter 'a_rule' must be 'gauss-legendre' unless init='degenerate' "
+                    "and a_law is uniform or normal (the adaptive rule refines a "
+                    "one-dimensional initial law)")
+        if cfg["atoms_a"] < 4:
+            return (f"parameter 'atoms_a' must be >= 4 for a_rule='adaptive' (nodes per "
+                    f"panel), got {cfg['atoms_a']}")
+        if cfg["solver"] != "lagrangian":
+            return "parameter 'a_rule' must be 'gauss-legendre' for solver='fv'"
+    if 0 < cfg.get("smoothing_nodes", 0) < 10:
+        return (f"parameter 'smoothing_nodes' must be 0 or >= 10, "
+                f"got {cfg['smoothing_nodes']}")
     if cfg["latent_rule"] == "graded" and cfg["latent_nodes"] % 2:
         return (f"parameter 'latent_nodes' must be even for latent_rule='graded', "
                 f"got {cfg['latent_nodes']}")

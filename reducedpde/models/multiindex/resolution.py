@@ -8,8 +8,10 @@ __all__ = ["doubled_resolution"]
 def doubled_resolution(cfg, params: dict | None = None) -> dict:
     """``params`` with every discretisation count of the PDE run of ``cfg`` doubled.
 
-    Atoms in ``a`` (unless a point law), in ``s`` and ``r`` (``init='gaussian'``) and the
-    latent nodes (Gaussian inputs, free model).
+    Atoms in ``a`` (unless a point law; with ``a_rule='adaptive'`` the nodes per panel,
+    and the error target is halved), in ``s`` and ``r`` (``init='gaussian'``), the
+    Gauss–Hermite nodes of the smoothing (``smoothing_nodes > 0``) and the latent nodes
+    (Gaussian inputs, free model).
 
     Parameters
     ----------
@@ -23,6 +25,10 @@ def doubled_resolution(cfg, params: dict | None = None) -> dict:
     out = dict(params or {})
     if cfg["a_law"] != "point":
         out["atoms_a"] = 2 * cfg["atoms_a"]
+        if cfg.get("a_rule") == "adaptive":
+            out["a_rule_tol"] = 0.5 * cfg["a_rule_tol"]
+    if cfg.get("smoothing_nodes", 0):
+        out["smoothing_nodes"] = 2 * cfg["smoothing_nodes"]
     if cfg["init"] == "gaussian":
         out["atoms_s"] = 2 * cfg["atoms_s"]
         out["atoms_r"] = 2 * cfg["atoms_r"]

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -62,7 +63,9 @@ from numpy.polynomial.hermite_e import hermegauss
 from ...activations import ShiftedSigmoid, get_activation
 from ...results import PDEResult, SGDResult
 from ...solvers.lagrangian.multiindex import quadrature_atoms, solve_multiindex_particles
+from .adaptive_rule import adapt_label_rule
 from .latents import GaussianLatent, HypercubeLatent
+from .parameters import MAX_ATOMS
 from .reduced import MultiIndexModel
 from .spherical import SphericalHermiteModel
 from .targets import HermiteTarget, bmz23_target, staircase_target
@@ -135,8 +138,55 @@ def build_model(cfg: dict):
                                 rule=cfg.get("latent_rule", "gauss-hermite"))
     else:
         latent = HypercubeLatent(cfg["k"])
-    return MultiIndexModel(act, target, latent, xi_a=xi_a, xi_w=xi_w, lam=cfg["lam"],
-                           beta=cfg["beta"], d=float(cfg["d"]), spherical=cfg["spherical"])
+    model = MultiIndexModel(act, target, latent, xi_a=xi_a, xi_w=xi_w, lam=cfg["lam"],
+                            beta=cfg["beta"], d=float(cfg["d"]), spherical=cfg["spherical"])
+    if cfg.get("smoothing_nodes", 0):
+        g, w = hermegauss(int(cfg["smoothing_nodes"]))
+        model = model.with_smoothing_rule(g, w / w.sum())
+    return model
+
+
+def smoothing_error(cfg: dict, model, sol, n_check: int = 12) -> float:
+    """Largest relative change of the risk at ``n_check`` output times when the run's
+    smoothing rule (``smoothing_nodes``) is replaced by the default composite rule."""
+    reference = model.with_latent(model.latent)
+    reference.smoothing_rule = None
+    worst = 0.0
+    for j in np.unique(np.linspace(0, sol.t.size - 1, n_check).round().astype(int)):
+        exact = reference.risk(sol.a[j], sol.s[j], sol.r[j], sol.weights)
+        worst = max(worst, abs(sol.risk[j] - exact) / abs(exact))
+    return float(worst)
+
+
+def label_law(cfg: dict):
+    """``(lo, hi, density)`` of the one-dimensional initial law of ``a`` for the adaptive
+    rule: the uniform law's interval, or a normal law on ±8 standard deviations."""
+    if cfg["a_law"] == "uniform":
+        return cfg["a_init"] - cfg["a_spread"], cfg["a_init"] + cfg["a_spread"], None
+    mean, std = cfg["a_init"], cfg["a_spread"]
+    return (mean - S_PANEL_TAILS * std, mean + S_PANEL_TAILS * std,
+            lambda x: np.exp(-0.5 * ((x - mean) / std) ** 2))
+
+
+def _adaptive_solve(cfg: dict, model, times: np.ndarray, progress: bool):
+    """Solve with ``a_rule="adaptive"`` (:mod:`.adaptive_rule`): returns the accepted
+    rule's solution and the rule."""
+    k = cfg["k"]
+    lo, hi, density = label_law(cfg)
+
+    def solve(x, w):
+        s0 = np.zeros((x.size, k))
+        r0 = np.full(x.size, float(cfg["r_init"]))
+        return solve_multiindex_particles(model, x, s0, r0, w, times, method=cfg["method"],
+                                          rtol=cfg["rtol"], atol=1e-3 * cfg["rtol"])
+
+    rule = adapt_label_rule(solve, model, lo, hi, order=cfg["atoms_a"],
+                            panels=cfg["a_panels"], tol=cfg["a_rule_tol"],
+                            max_rounds=cfg["a_rule_rounds"], max_atoms=MAX_ATOMS,
+                            density=density,
+                            progress=(lambda line: print(line, file=sys.stderr)) if progress
+                            else None)
+    return rule.solution, rule
 
 
 def _chi_rule(n: int, nu: float):
@@ -465,11 +515,16 @@ def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
         check_correction(correction, cfg.get("solver", "lagrangian"))
     if cfg.get("solver", "lagrangian") == "fv":
         return _run_multiindex_fv(cfg, model, times, snaps, progress)
-    a, s, r, p = initial_atoms(cfg)
+    adaptive = cfg.get("a_rule", "gauss-legendre") == "adaptive"
     start = time.perf_counter()
     try:
-        sol = solve_multiindex_particles(model, a, s, r, p, times, method=cfg["method"],
-                                         rtol=cfg["rtol"], atol=1e-3 * cfg["rtol"])
+        if adaptive:
+            sol, rule = _adaptive_solve(cfg, model, times, progress)
+            a, s, r, p = sol.a[0], sol.s[0], sol.r[0], sol.weights
+        else:
+            a, s, r, p = initial_atoms(cfg)
+            sol = solve_multiindex_particles(model, a, s, r, p, times, method=cfg["method"],
+                                             rtol=cfg["rtol"], atol=1e-3 * cfg["rtol"])
     except RuntimeError as exc:
         raise SolverError(str(exc)) from None
     wall = time.perf_counter() - start
@@ -497,6 +552,19 @@ def run_multiindex_pde(cfg: dict, times: np.ndarray, snaps: np.ndarray, *,
     }
     if "quadrature_error" in sol.attrs:
         attrs["quadrature_error"] = float(sol.attrs["quadrature_error"])
+    if adaptive:
+        attrs.update({"a_rule": "adaptive", "a_rule_rounds": rule.rounds,
+                      "a_rule_converged": bool(rule.converged),
+                      "a_rule_panels": int(rule.edges.size - 1),
+                      "a_rule_history": json.dumps(rule.history)})
+        extra["a_rule_edges"] = rule.edges
+        extra["risk_error_estimate"] = rule.error_estimate
+        attrs["risk_error_estimate"] = float(rule.error_estimate.max())
+        attrs["risk_rel_error_estimate"] = float(
+            np.max(rule.error_estimate / np.abs(sol.risk)))
+    if cfg.get("smoothing_nodes", 0) and isinstance(model, MultiIndexModel):
+        attrs["smoothing_nodes"] = int(cfg["smoothing_nodes"])
+        attrs["smoothing_error"] = smoothing_error(cfg, model, sol)
     if sol.fourier is not None:
         extra["fourier"] = sol.fourier
         attrs["fourier_sets"] = [list(S) for S in sol.fourier_sets]
