@@ -51,6 +51,13 @@ Measured (max over output times of |R − R_2×|/R_2×):
   ``s_rule=panels``: 24, 48, 96 atoms against 192 differ by 0.52, 0.16, 0.079), and a
   converged curve needs rules with edges at the separatrices, located by probing and
   iterated with the mean field (several solves of 100+ atoms, 25 s each here).
+  Panels with edges at those three separatrices (and ±8 sd), 4, 8, 16 Gauss–Legendre nodes
+  each (16, 32, 64 atoms), against 32 each (128 atoms): 0.66, 0.17, 0.053, at 0.9, 1.9,
+  4.8 and 29 s (LSODA; the stiff fast second layer makes its finite-difference Jacobian
+  cost ``O(M)`` velocity evaluations of ``O(M²)`` each). Converging, but 0.1 % needs far
+  more than the 2× run-time limit allows; the adaptive rule of the staircase
+  (``a_rule='adaptive'``) would need the spherical model's features and a cheaper
+  Jacobian first.
 """
 
 import numpy as np
