@@ -170,3 +170,32 @@ def test_degenerate_start_converges_fast_in_the_number_of_atoms():
     err8, err16 = abs(risk[8] - risk[32]), abs(risk[16] - risk[32])
     assert err16 < 0.01 * err8
     assert err16 < 1e-4 * risk[32]
+
+
+@pytest.mark.parametrize("activation, lam", [(relu(), 0.0), (relu(), 0.3), (Tanh(), 0.0)])
+def test_spherical_velocity_jacobian_matches_central_differences(activation, lam):
+    model = SphericalHermiteModel(activation, bmz23_target(), xi_a=50.0, xi_w=0.5, lam=lam)
+    rng = np.random.default_rng(1)
+    m = 6
+    a, s = rng.standard_normal(m), 0.3 * rng.standard_normal((m, 1))
+    p = rng.random(m)
+    p /= p.sum()
+
+    def velocity(y):
+        da, ds, _ = model.velocity(y[:m], y[m:, None], None, p)
+        return np.concatenate([da, ds[:, 0]])
+
+    y, h = np.concatenate([a, s[:, 0]]), 1e-6
+    numeric = np.stack([(velocity(y + h * e) - velocity(y - h * e)) / (2 * h)
+                        for e in np.eye(2 * m)], axis=1)
+    exact = model.velocity_jacobian(a, s, p)
+    assert np.abs(exact - numeric).max() < 1e-8 * np.abs(numeric).max()
+
+
+def test_stiff_spherical_run_uses_the_exact_jacobian():
+    model = SphericalHermiteModel(relu(), bmz23_target(), xi_a=1e4, xi_w=0.5)
+    s0 = np.linspace(-0.3, 0.3, 8)[:, None]
+    res = solve_multiindex_particles(model, np.zeros(8), s0, times=[0.0, 1e-3, 1.0],
+                                     method="LSODA", rtol=1e-8, atol=1e-11)
+    assert res.attrs["exact_jacobian"] and res.attrs["n_jacobians"] > 0
+    assert res.risk[-1] < res.risk[0]
