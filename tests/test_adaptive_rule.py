@@ -134,3 +134,10 @@ def test_staircase_run_records_its_rule_and_error_estimate():
     assert pde.attrs["smoothing_error"] < 1e-9
     edges = pde.extra["a_rule_edges"]
     assert edges[0] == -1.0 and edges[-1] == 1.0 and np.all(np.diff(edges) > 0)
+
+
+def test_an_unconverged_adaptive_run_warns_and_says_so():
+    with pytest.warns(RuntimeWarning, match="a_rule_rounds"):
+        pde = api.run_pde("staircase", {"t_max": 40.0, "a_rule_rounds": 1},
+                          progress=False).pde
+    assert not pde.attrs["a_rule_converged"] and pde.attrs["a_rule_rounds"] == 1

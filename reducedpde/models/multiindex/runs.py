@@ -56,6 +56,7 @@ import json
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
@@ -186,6 +187,13 @@ def _adaptive_solve(cfg: dict, model, times: np.ndarray, progress: bool):
                             density=density,
                             progress=(lambda line: print(line, file=sys.stderr)) if progress
                             else None)
+    if not rule.converged:
+        warnings.warn(
+            f"a_rule='adaptive' stopped after {rule.rounds} rounds "
+            f"({rule.history[-1]['atoms']} atoms) with an estimated relative risk error of "
+            f"{rule.history[-1]['estimate']:.2g} > a_rule_tol={cfg['a_rule_tol']:g}; raise "
+            "a_rule_rounds or atoms_a (attrs['a_rule_converged'] is False)",
+            RuntimeWarning, stacklevel=2)
     return rule.solution, rule
 
 
