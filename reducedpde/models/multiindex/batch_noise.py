@@ -100,8 +100,7 @@ def simulate_batch_noise(model, a, s, r, p, *, eps: float, batch: int, t_max: fl
         raise ValueError("the reduced batch noise is for the free, noiseless (a, s, r) model")
     stepper, smoothing_error = model, 0.0
     if smoothing_nodes is not None:
-        g, w = np.polynomial.hermite_e.hermegauss(int(smoothing_nodes))
-        stepper = model.with_smoothing_rule(g, w / math.sqrt(2.0 * math.pi))
+        stepper = model.with_smoothing_nodes(smoothing_nodes)
         smoothing_error = _velocity_difference(model, stepper, (a, s, r), p)
     n_steps = round(t_max / eps)
     record = _record_steps(record_times, eps, n_steps)

@@ -288,6 +288,16 @@ class MultiIndexModel:
                                np.ascontiguousarray(weights, dtype=float))
         return copy
 
+    def with_smoothing_nodes(self, n: int) -> MultiIndexModel:
+        """:meth:`with_smoothing_rule` with the ``n``-node Gauss–Hermite rule of ``N(0, 1)``;
+        ``n = 0``: the default composite rule."""
+        if n:
+            g, w = np.polynomial.hermite_e.hermegauss(int(n))
+            return self.with_smoothing_rule(g, w / w.sum())
+        copy = self.with_latent(self.latent)
+        copy.smoothing_rule = None
+        return copy
+
     def with_latent(self, latent) -> MultiIndexModel:
         """A copy of the model with another latent rule (same law)."""
         model = MultiIndexModel(

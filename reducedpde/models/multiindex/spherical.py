@@ -179,12 +179,12 @@ class SphericalHermiteModel:
         C = np.outer(s1, s1)
         K, K1, K2 = self.kappa(C), self.kappa_prime(C), self.kappa_second(C)
         eye = np.eye(a.size)
+        v1 = self.v_prime(s1)
         # g_a and its derivatives
         da_a = K * p[None, :]
-        da_s = eye * (-self.v_prime(s1) + (K1 * s1[None, :]) @ q)[:, None] \
-            + K1 * s1[:, None] * q[None, :]
+        da_s = eye * (-v1 + (K1 * s1[None, :]) @ q)[:, None] + K1 * s1[:, None] * q[None, :]
         # g_s = −a h, h = v'(s) − K'(q s)
-        h = self.v_prime(s1) - K1 @ (q * s1)
+        h = v1 - K1 @ (q * s1)
         g_s = -a * h
         dh_a = -K1 * (p * s1)[None, :]
         dh_s = eye * (self.v_second(s1) - (K2 * s1[None, :]) @ (q * s1))[:, None] \
